@@ -1,0 +1,378 @@
+"""The estimator shared by every k-means transformer.
+
+Validation, centring, tolerance, seeding and the best of ``n_init`` runs
+happen here, once; everything below works on clean arrays. A variant says
+which block it runs by overriding :meth:`_make_block`, and nothing else.
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import row_norms
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._network import Network
+from ._tokens import PointTokens
+
+
+def same_partition(labels, other_labels):
+    """Whether two labelings are the same partition up to renaming the clusters."""
+    pairs = np.unique(np.stack([labels, other_labels]), axis=1)
+    return (
+        np.unique(pairs[0]).size == pairs.shape[1]
+        and np.unique(pairs[1]).size == pairs.shape[1]
+    )
+
+
+class BaseTransformerKMeans(
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
+):
+    """Base class of the k-means transformers; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+
+    @abstractmethod
+    def _make_block(self):
+        """The transformer layer this estimator loops (a ``Block``)."""
+
+    # -- fitting ---------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering by running the transformer's forward pass.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training instances. Dense data is converted to C order (a copy when
+            it is not C-contiguous float); a sparse matrix is converted to CSR.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample; None means equal weights. Not
+            used by the seeding when ``init`` is a callable or an array.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=self.copy_x,
+            accept_large_sparse=False,
+        )
+        n_samples = X.shape[0]
+        if n_samples < self.n_clusters:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+            )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        init = self.init
+        if self._init_is_array():
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._check_center_shape(X, init)
+        n_init = self._resolve_n_init()
+        tol = self._scaled_tolerance(X)
+        random_state = check_random_state(self.random_state)
+
+        # Centring dense data makes the expanded distances more accurate.
+        data_mean = None
+        if not sp.issparse(X):
+            data_mean = X.mean(axis=0)
+            X -= data_mean
+            if self._init_is_array():
+                init -= data_mean
+        try:
+            best = self._best_of_runs(X, sample_weight, init, n_init, tol, random_state)
+        finally:
+            if data_mean is not None and not self.copy_x:
+                X += data_mean
+        network, output, inertia = best
+        centers = output.centers
+        if data_mean is not None:
+            centers = centers + data_mean
+
+        n_distinct = np.unique(output.labels).size
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Only {n_distinct} distinct clusters were found for "
+                f"n_clusters={self.n_clusters}; X probably has fewer distinct "
+                "points than clusters.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.network_ = network
+        self.cluster_centers_ = centers
+        self._n_features_out = centers.shape[0]
+        self.labels_ = output.labels
+        self.inertia_ = inertia
+        self.n_iter_ = output.n_layers
+        return self
+
+    def _best_of_runs(self, X, sample_weight, init, n_init, tol, random_state):
+        """Run the network from ``n_init`` seedings; keep the lowest objective."""
+        points = PointTokens(X, sample_weight)
+        network = Network(self._make_block(), self.max_iter, tol, self.verbose)
+        squared_norms = row_norms(X, squared=True)
+        best = None
+        for _ in range(n_init):
+            centers = self._initial_centers(
+                X, squared_norms, sample_weight, init, random_state
+            )
+            if self.verbose:
+                print("Initialization complete")
+            output = network(points, centers)
+            inertia = network.block.objective(points, output.centers, output.labels)
+            # A lower objective with the same partition is only rounding.
+            if best is None or (
+                inertia < best[2] and not same_partition(output.labels, best[1].labels)
+            ):
+                best = (network, output, inertia)
+        return best
+
+    def _initial_centers(self, X, squared_norms, sample_weight, init, random_state):
+        """Seed the centroid tokens, drawing from ``random_state``."""
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = kmeans_plusplus(
+                X,
+                self.n_clusters,
+                sample_weight=sample_weight,
+                x_squared_norms=squared_norms,
+                random_state=random_state,
+            )
+        elif isinstance(init, str) and init == "random":
+            seeds = random_state.choice(
+                X.shape[0],
+                size=self.n_clusters,
+                replace=False,
+                p=sample_weight / sample_weight.sum(),
+            )
+            centers = X[seeds]
+        elif callable(init):
+            centers = init(X, self.n_clusters, random_state=random_state)
+            centers = check_array(
+                centers, dtype=X.dtype, copy=True, order="C", input_name="init"
+            )
+            self._check_center_shape(X, centers)
+        else:
+            centers = init
+        if sp.issparse(centers):
+            centers = centers.toarray()
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    def _init_is_array(self):
+        return not (isinstance(self.init, str) or callable(self.init))
+
+    def _resolve_n_init(self):
+        if self.n_init != "auto":
+            n_init = self.n_init
+        elif isinstance(self.init, str) and self.init == "random" or callable(self.init):
+            n_init = 10
+        else:
+            n_init = 1
+        if self._init_is_array() and n_init != 1:
+            warnings.warn(
+                f"An explicit init array gives one run only; n_init={n_init} "
+                "is ignored.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            n_init = 1
+        return n_init
+
+    def _scaled_tolerance(self, X):
+        """``tol`` times the mean variance of the features, as in scikit-learn."""
+        if self.tol == 0:
+            return 0.0
+        if sp.issparse(X):
+            variances = mean_variance_axis(X, axis=0)[1]
+        else:
+            variances = np.var(X, axis=0)
+        return float(np.mean(variances) * self.tol)
+
+    def _check_center_shape(self, X, centers):
+        if centers.shape != (self.n_clusters, X.shape[1]):
+            raise ValueError(
+                f"The initial centers have shape {centers.shape}; expected "
+                f"({self.n_clusters}, {X.shape[1]}) for n_clusters="
+                f"{self.n_clusters} and {X.shape[1]} features."
+            )
+
+    # -- using the fitted model ----------------------------------------------------
+
+    def _validate_test_data(self, X):
+        """Validated X and the centers, in a common floating dtype."""
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            reset=False,
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_large_sparse=False,
+        )
+        dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
+        return X.astype(dtype, copy=False), self.cluster_centers_.astype(
+            dtype, copy=False
+        )
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the cluster index of each training sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training instances.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of the cluster each sample belongs to.
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def predict(self, X):
+        """Index of the nearest centroid of each sample: the assignment attention.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of the cluster each sample belongs to.
+        """
+        X, centers = self._validate_test_data(X)
+        points = PointTokens(X, np.ones(X.shape[0], dtype=X.dtype))
+        return self.network_.block.assign(points, centers)
+
+    def transform(self, X):
+        """Distances of each sample to every centroid.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+            Distance to each centroid, in the metric of the assignment attention.
+        """
+        X, centers = self._validate_test_data(X)
+        return self.network_.block.assign_attention.distances(X, centers)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of each training sample to the centroids.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training instances.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+        """
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the objective of X under the fitted centroids.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        score : float
+            Minus the weighted sum of squared distances to the nearest centroid.
+        """
+        X, centers = self._validate_test_data(X)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        points = PointTokens(X, sample_weight)
+        block = self.network_.block
+        return -block.objective(points, centers, block.assign(points, centers))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,127 @@
+"""TransformerKMeans: the k-means transformer itself, no component swapped."""
+
+from ._base import BaseTransformerKMeans
+from ._components import AssignAttention, RelocationHead, UpdateAttention
+from ._network import Block
+
+
+class TransformerKMeans(BaseTransformerKMeans):
+    """K-means clustering run by a transformer with hand-set weights.
+
+    Points and centroids are tokens; in each layer an assignment attention
+    with hardmax gives every point its nearest centroid, an update attention
+    moves every centroid to the weighted mean of its points, and residual
+    connections replace the old values. One layer is one iteration of Lloyd's
+    algorithm, so the result is that of :class:`sklearn.cluster.KMeans` with
+    ``algorithm="lloyd"``: the same labels and iteration count, and the same
+    centers and inertia up to rounding.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters, that is of centroid tokens.
+
+    init : {"k-means++", "random"}, callable or array-like of shape \
+            (n_clusters, n_features), default="k-means++"
+        How the centroid tokens are seeded, with the meaning it has in
+        :class:`sklearn.cluster.KMeans`: "k-means++" is the greedy k-means++
+        of :func:`sklearn.cluster.kmeans_plusplus`, "random" draws
+        ``n_clusters`` distinct samples with probability proportional to their
+        weight; a callable is called as ``init(X, n_clusters,
+        random_state=random_state)`` on the data (centred on its mean when
+        dense) and returns the centers; an array gives them directly.
+
+    n_init : "auto" or int, default="auto"
+        Number of seedings to run, the one with the lowest inertia being kept.
+        "auto" means 1 for "k-means++" or an array, 10 for "random" or a
+        callable.
+
+    max_iter : int, default=300
+        Maximum number of layers (Lloyd iterations) in one run.
+
+    tol : float, default=1e-4
+        Tolerance on the summed squared shift of the centroids between two
+        layers, relative to the mean variance of the features.
+
+    verbose : int, default=0
+        Print the objective after each layer when positive.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the centroid tokens. Pass an int for reproducible results.
+
+    copy_x : bool, default=True
+        Dense data is centred on its mean before the layers run, which makes
+        the distances more accurate. With ``copy_x=False`` the caller's array
+        is centred in place and restored afterwards when it is C-contiguous
+        float data; the restored values may differ by rounding.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        The centroid tokens' data part after the last layer.
+
+    labels_ : ndarray of shape (n_samples,)
+        Cluster index of each training sample, consistent with
+        ``cluster_centers_``.
+
+    inertia_ : float
+        Weighted sum of squared distances of the samples to their centroid.
+
+    n_iter_ : int
+        Number of layers run in the kept seeding.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X has string feature names.
+
+    network_ : Network
+        The transformer that ran: the block with its components, looped.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : The compiled Lloyd algorithm this estimator equals.
+
+    Notes
+    -----
+    Point tokens are ``[x_i ; y_i]`` (sample and assignment slot) and centroid
+    tokens ``[c_j ; e_j]`` (center and identity). The assignment attention
+    scores ``x_i . c_j - ||c_j||^2 / 2``, which is ``-||x_i - c_j||^2 / 2`` up
+    to a term constant per point, and its hardmax writes ``e_j`` of the
+    nearest centroid into the slot. The update attention scores
+    ``log y_ij + log w_i``, whose softmax over points gives each centroid the
+    weighted mean of its cluster. A relocation head gives an empty centroid the
+    point farthest from its own centroid. The layer repeats until the
+    assignments no longer change, the centroids move by less than the scaled
+    ``tol``, or ``max_iter`` layers have run [1]_.
+
+    When an empty centroid cannot be relocated because every point already
+    sits on its centroid (fewer distinct points than clusters), it keeps its
+    place; scikit-learn moves it, which changes neither labels nor iteration
+    counts.
+
+    References
+    ----------
+    .. [1] C. Park, K. L. Clarkson, L. Horesh, P. Ram and T. Ito, "Finding
+       Clustering Algorithms in the Transformer Architecture",
+       arXiv:2506.19125, 2025.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt import TransformerKMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0],
+    ...               [10, 2], [10, 4], [10, 0]])
+    >>> kmeans = TransformerKMeans(n_clusters=2, random_state=0).fit(X)
+    >>> kmeans.labels_
+    array([1, 1, 1, 0, 0, 0], dtype=int32)
+    >>> kmeans.predict([[0, 0], [12, 3]])
+    array([1, 0], dtype=int32)
+    >>> kmeans.cluster_centers_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    """
+
+    def _make_block(self):
+        return Block(AssignAttention("hardmax"), UpdateAttention(), RelocationHead())
