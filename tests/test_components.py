@@ -1,0 +1,148 @@
+"""Each component of the k-means transformer against its definition."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_kmt._components import (
+    AssignAttention,
+    ClusterStatistics,
+    RelocationHead,
+    UpdateAttention,
+    hardmax,
+    squared_distances_to_assigned,
+)
+from sklearn_kmt._tokens import CentroidTokens, PointTokens, one_hot
+
+CONTAINERS = {"dense": np.asarray, "csr": sp.csr_matrix}
+
+
+def textbook_squared_distances(X, centers):
+    X = X.toarray() if sp.issparse(X) else X
+    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+
+
+def test_hardmax_picks_the_largest_score_and_the_first_of_tied_ones():
+    scores = np.array([[0.0, 2.0, 1.0], [3.0, 3.0, 1.0], [-1.0, -5.0, -1.0]])
+    assert hardmax(scores).tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_assign_attention_picks_the_nearest_centroid(container, dtype):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 5)).astype(dtype)
+    centers = rng.standard_normal((7, 5)).astype(dtype)
+    attention = AssignAttention()
+    points = container(X)
+    labels = attention(points, centers, attention.key_bias(centers))
+    expected = textbook_squared_distances(X.astype(np.float64), centers).argmin(axis=1)
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_assign_attention_scores_are_half_negative_squared_distances_up_to_a_row_constant():
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((30, 4))
+    centers = rng.standard_normal((6, 4))
+    attention = AssignAttention()
+    scores = attention.scores(X, centers, attention.key_bias(centers))
+    negative_half = -0.5 * textbook_squared_distances(X, centers)
+    row_constant = scores - negative_half
+    np.testing.assert_allclose(row_constant, row_constant[:, :1].repeat(6, axis=1))
+    np.testing.assert_allclose(row_constant[:, 0], 0.5 * (X**2).sum(axis=1))
+
+
+@pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
+def test_update_attention_gives_the_weighted_mean_of_each_cluster(container):
+    rng = np.random.RandomState(2)
+    X = rng.standard_normal((100, 3))
+    labels = rng.randint(0, 4, size=100).astype(np.int32)
+    weights = rng.uniform(0.1, 3.0, size=100)
+    centers = rng.standard_normal((5, 3))  # cluster 4 has no member
+    attention = UpdateAttention()
+    statistics = ClusterStatistics(5, 3)
+    points = container(X)
+    for rows in [slice(0, 37), slice(37, 38), slice(38, 100)]:
+        attention.accumulate(statistics, points[rows], labels[rows], weights[rows])
+    new_centers = attention(statistics, centers)
+    for j in range(4):
+        members = labels == j
+        expected = (weights[members, None] * X[members]).sum(0) / weights[members].sum()
+        np.testing.assert_allclose(new_centers[j], expected, rtol=1e-12)
+    np.testing.assert_array_equal(new_centers[4], centers[4])
+
+
+def test_update_attention_never_attends_a_point_of_zero_weight():
+    X = np.array([[0.0], [2.0], [100.0]])
+    labels = np.array([0, 0, 0], dtype=np.int32)
+    statistics = ClusterStatistics(1, 1)
+    attention = UpdateAttention()
+    attention.accumulate(statistics, X, labels, np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(attention(statistics, np.zeros((1, 1))), [[1.0]])
+
+
+def test_update_attention_leaves_a_centroid_whose_members_weigh_nothing_in_place():
+    X = np.array([[0.0], [2.0], [5.0]])
+    labels = np.array([0, 0, 1], dtype=np.int32)
+    statistics = ClusterStatistics(2, 1)
+    attention = UpdateAttention()
+    attention.accumulate(statistics, X, labels, np.array([1.0, 1.0, 0.0]))
+    new_centers = attention(statistics, np.array([[9.0], [7.0]]))
+    np.testing.assert_array_equal(new_centers, [[1.0], [7.0]])
+
+
+@pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
+def test_squared_distances_to_assigned_centroid(container):
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((50, 4)) * (rng.uniform(size=(50, 4)) < 0.5)
+    centers = rng.standard_normal((3, 4))
+    labels = rng.randint(0, 3, size=50).astype(np.int32)
+    points = PointTokens(container(X), np.ones(50))
+    distances = squared_distances_to_assigned(points, centers, labels, chunk_n_rows=7)
+    expected = ((X - centers[labels]) ** 2).sum(axis=1)
+    np.testing.assert_allclose(distances, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
+def test_relocation_head_moves_the_farthest_points_to_the_empty_centroids(container):
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [0.0, 20.0], [0.5, 0.5]])
+    weights = np.array([1.0, 2.0, 3.0, 4.0, 1.0])
+    centers = np.array([[0.0, 0.0], [50.0, 50.0], [60.0, 60.0]])
+    labels = np.zeros(5, dtype=np.int32)  # clusters 1 and 2 are empty
+    points = PointTokens(container(X), weights)
+    statistics = ClusterStatistics(3, 2)
+    UpdateAttention().accumulate(statistics, points.data, labels, weights)
+    RelocationHead()(statistics, points, labels, centers, chunk_n_rows=2)
+    # The farthest point from its centroid, [0, 20], goes to the first empty
+    # centroid, the next farthest, [10, 0], to the second.
+    np.testing.assert_allclose(statistics.sums[1], 4.0 * X[3])
+    np.testing.assert_allclose(statistics.sums[2], 3.0 * X[2])
+    np.testing.assert_allclose(statistics.weights, [4.0, 4.0, 3.0])
+    kept = [0, 1, 4]
+    np.testing.assert_allclose(statistics.sums[0], (weights[kept, None] * X[kept]).sum(0))
+
+
+def test_relocation_head_moves_nothing_when_every_point_sits_on_its_centroid():
+    X = np.array([[0.0], [0.0], [3.0]])
+    centers = np.array([[0.0], [3.0], [8.0]])
+    labels = np.array([0, 0, 1], dtype=np.int32)
+    points = PointTokens(X, np.ones(3))
+    statistics = ClusterStatistics(3, 1)
+    UpdateAttention().accumulate(statistics, X, labels, np.ones(3))
+    sums, weights = statistics.sums.copy(), statistics.weights.copy()
+    RelocationHead()(statistics, points, labels, centers, chunk_n_rows=3)
+    np.testing.assert_array_equal(statistics.sums, sums)
+    np.testing.assert_array_equal(statistics.weights, weights)
+
+
+def test_one_hot_slots_and_literal_token_matrices():
+    labels = np.array([2, 0, 2], dtype=np.int32)
+    slots = one_hot(labels, 3).toarray()
+    np.testing.assert_array_equal(slots, np.eye(3)[labels])
+    X = np.arange(6.0).reshape(3, 2)
+    tokens = PointTokens(sp.csr_matrix(X), np.ones(3)).dense(slots)
+    np.testing.assert_array_equal(tokens, np.hstack([X, np.eye(3)[labels]]))
+    centers = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(
+        CentroidTokens(centers).dense(), np.hstack([centers, np.eye(3)])
+    )

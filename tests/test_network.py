@@ -1,0 +1,118 @@
+"""The block is one Lloyd iteration; the network loops it and stops as KMeans."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import config_context
+
+from sklearn_kmt._network import Block, Network, chunk_n_rows
+from sklearn_kmt._tokens import PointTokens
+
+
+def textbook_lloyd_step(X, weights, centers):
+    """One Lloyd iteration from its definition (no empty cluster expected)."""
+    distances = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    labels = distances.argmin(axis=1)
+    new_centers = np.array(
+        [
+            np.average(X[labels == j], axis=0, weights=weights[labels == j])
+            for j in range(centers.shape[0])
+        ]
+    )
+    return labels, new_centers
+
+
+def blobs(seed, n=300, d=3, k=4):
+    rng = np.random.RandomState(seed)
+    means = rng.uniform(-10, 10, size=(k, d))
+    X = means[rng.randint(0, k, size=n)] + rng.standard_normal((n, d))
+    centers = X[rng.choice(n, k, replace=False)]
+    return X, rng.uniform(0.5, 2.0, size=n), centers
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_one_block_is_one_textbook_lloyd_step(seed, sparse):
+    X, weights, centers = blobs(seed)
+    data = sp.csr_matrix(X) if sparse else X
+    labels, new_centers = Block()(PointTokens(data, weights), centers)
+    expected_labels, expected_centers = textbook_lloyd_step(X, weights, centers)
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_allclose(new_centers, expected_centers, rtol=1e-12, atol=1e-12)
+
+
+def test_chunk_rows_follow_the_working_memory_budget():
+    points = PointTokens(np.zeros((10**6, 2)), np.ones(10**6))
+    with config_context(working_memory=1):
+        assert chunk_n_rows(points, n_clusters=16) == 2**20 // (16 * 8)
+    assert chunk_n_rows(points, n_clusters=16) * 16 * 8 <= 8 * 2**20
+    assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_network_result_does_not_depend_on_the_chunk_size(sparse):
+    X, weights, centers = blobs(7, n=3000, d=4, k=6)
+    X[0] = 1e3  # a far point, so that an empty centroid gets relocated
+    centers[0] = 1e4
+    points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
+    network = Network(Block(), max_layers=50, tol=0.0)
+    whole = network(points, centers)
+    with config_context(working_memory=6 * 8 * 100 / 2**20):  # 100-row chunks
+        assert chunk_n_rows(points, 6) == 100
+        chunked = network(points, centers)
+    np.testing.assert_array_equal(chunked.labels, whole.labels)
+    np.testing.assert_allclose(chunked.centers, whole.centers, rtol=1e-12)
+    assert chunked.n_layers == whole.n_layers
+
+
+def test_network_stops_strictly_when_the_assignment_repeats():
+    X, weights, centers = blobs(3)
+    points = PointTokens(X, weights)
+    output = Network(Block(), max_layers=100, tol=0.0)(points, centers)
+    assert output.strict_convergence
+    # Replay with textbook steps: the assignment of the last layer is the first
+    # to equal that of the layer before.
+    labels, current = None, centers
+    for layer in range(1, 101):
+        new_labels, current = textbook_lloyd_step(X, weights, current)
+        if labels is not None and np.array_equal(labels, new_labels):
+            break
+        labels = new_labels
+    assert output.n_layers == layer
+    np.testing.assert_array_equal(output.labels, new_labels)
+    np.testing.assert_allclose(output.centers, current, rtol=1e-12)
+
+
+def test_network_stops_on_the_centroid_shift_and_reassigns():
+    X, weights, centers = blobs(4)
+    points = PointTokens(X, weights)
+    after_one = textbook_lloyd_step(X, weights, centers)[1]
+    after_two = textbook_lloyd_step(X, weights, after_one)[1]
+    second_shift = ((after_two - after_one) ** 2).sum()
+    assert second_shift > 0
+    output = Network(Block(), max_layers=100, tol=second_shift * 1.0001)(points, centers)
+    assert output.n_layers == 2
+    assert not output.strict_convergence
+    np.testing.assert_allclose(output.centers, after_two, rtol=1e-12)
+    expected_labels = ((X[:, None] - after_two[None]) ** 2).sum(2).argmin(1)
+    np.testing.assert_array_equal(output.labels, expected_labels)
+
+
+def test_network_stops_after_max_layers():
+    X, weights, centers = blobs(5, n=2000, d=2, k=20)
+    output = Network(Block(), max_layers=1, tol=0.0)(PointTokens(X, weights), centers)
+    assert output.n_layers == 1
+    np.testing.assert_allclose(
+        output.centers, textbook_lloyd_step(X, weights, centers)[1], rtol=1e-12
+    )
+
+
+def test_verbose_network_reports_each_layer(capsys):
+    X, weights, centers = blobs(6)
+    quiet = Network(Block(), max_layers=3, tol=0.0)(PointTokens(X, weights), centers)
+    loud = Network(Block(), max_layers=3, tol=0.0, verbose=1)(
+        PointTokens(X, weights), centers
+    )
+    printed = capsys.readouterr().out
+    assert printed.count("objective") == loud.n_layers
+    np.testing.assert_array_equal(loud.centers, quiet.centers)
