@@ -22,7 +22,7 @@ from ._components import (
 CHUNK_BYTES = 8 * 2**20
 
 
-def chunk_n_rows(n_tokens, n_clusters, itemsize):
+def chunk_n_rows(points, n_clusters):
     """Rows of point tokens streamed together through one layer.
 
     The scores of one chunk, an ``(rows, n_clusters)`` matrix, take at most
@@ -32,8 +32,8 @@ def chunk_n_rows(n_tokens, n_clusters, itemsize):
     when it is large.
     """
     budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
-    rows = int(budget // (n_clusters * itemsize))
-    return max(1, min(n_tokens, rows))
+    rows = int(budget // (n_clusters * points.dtype.itemsize))
+    return max(1, min(points.n_tokens, rows))
 
 
 class Block:
@@ -87,7 +87,7 @@ class Block:
             The centroids after this layer.
         """
         n_clusters, n_features = centers.shape
-        rows_per_chunk = chunk_n_rows(points.n_tokens, n_clusters, points.dtype.itemsize)
+        rows_per_chunk = chunk_n_rows(points, n_clusters)
         key_bias = self.assign_attention.key_bias(centers)
         statistics = ClusterStatistics(n_clusters, n_features)
         labels = np.empty(points.n_tokens, dtype=np.int32)
@@ -105,9 +105,7 @@ class Block:
 
     def assign(self, points, centers):
         """The assignment attention alone: the labels, no update."""
-        rows_per_chunk = chunk_n_rows(
-            points.n_tokens, centers.shape[0], points.dtype.itemsize
-        )
+        rows_per_chunk = chunk_n_rows(points, centers.shape[0])
         key_bias = self.assign_attention.key_bias(centers)
         labels = np.empty(points.n_tokens, dtype=np.int32)
         for rows in points.rows(rows_per_chunk):
@@ -116,9 +114,7 @@ class Block:
 
     def objective(self, points, centers, labels):
         """The k-means objective: weighted squared distances to assigned centroids."""
-        rows_per_chunk = chunk_n_rows(
-            points.n_tokens, centers.shape[0], points.dtype.itemsize
-        )
+        rows_per_chunk = chunk_n_rows(points, centers.shape[0])
         distances = squared_distances_to_assigned(
             points, centers, labels, rows_per_chunk
         )
