@@ -226,7 +226,9 @@ class BaseTransformerKMeans(
     def _resolve_n_init(self):
         if self.n_init != "auto":
             n_init = self.n_init
-        elif callable(self.init) or self.init == "random":
+        elif callable(self.init) or (
+            isinstance(self.init, str) and self.init == "random"
+        ):
             n_init = 10
         else:
             n_init = 1
