@@ -98,8 +98,10 @@ class TransformerKMeans(BaseTransformerKMeans):
 
     When an empty centroid cannot be relocated because every point already
     sits on its centroid (fewer distinct points than clusters), it keeps its
-    place; scikit-learn moves it, which changes neither labels nor iteration
-    counts.
+    place. scikit-learn moves it instead (to the heaviest centroid, or, when
+    that one comes later in order, to a point that is no centroid at all);
+    the labels are the same, but the move counts as a centroid shift, so
+    scikit-learn may run one layer more.
 
     References
     ----------
