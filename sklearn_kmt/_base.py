@@ -329,7 +329,7 @@ class BaseTransformerKMeans(
             Distance to each centroid, in the metric of the assignment attention.
         """
         X, centers = self._validate_test_data(X)
-        return self.network_.block.assign_attention.distances(X, centers)
+        return self.network_.block.assign_attention.score.distances(X, centers)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of each training sample to the centroids.

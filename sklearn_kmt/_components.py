@@ -4,12 +4,18 @@ Every component here is a standard transformer part with hand-set weights:
 
 - :class:`AssignAttention`: cross-attention from point tokens (queries) to
   centroid tokens (keys and values). It writes into each point's assignment
-  slot the identity of its nearest centroid.
+  slot the identity of its nearest centroid (:class:`Hardmax`) or its
+  responsibilities (:class:`Softmax`). Its score is one of
+  :class:`SquaredEuclideanScore` and :class:`CosineScore`.
 - :class:`UpdateAttention`: cross-attention from centroid tokens (queries) to
   point tokens (keys and values). It moves each centroid to the weighted mean
-  of the points whose slot names it.
+  of the points, weighted by what their slots say of it.
 - :class:`RelocationHead`: a head that gives an empty centroid the point
   farthest from its own centroid, as scikit-learn's Lloyd iteration does.
+- :class:`UnitSphereNormalisation`: layer normalisation without centring,
+  which puts tokens on the unit sphere.
+- :class:`TrimmingGate`: an MLP gate on the point stream that zeroes the slots
+  of the points farthest from their centroid.
 
 The fast path applies each component by exploiting the structure of its
 weights: selection matrices become slicing, a one-hot attention becomes a
@@ -18,86 +24,197 @@ point tokens (see :mod:`sklearn_kmt._network`).
 """
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.metrics.pairwise import cosine_distances, euclidean_distances
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
+from ._tokens import OneHotSlots, SoftSlots
 
-def hardmax(scores):
-    """Hardmax over keys (the last axis), ties going to the first key.
+# -- normalisations of the assignment attention over its keys -----------------
+
+
+class Hardmax:
+    """Hardmax over keys, ties going to the first key; writes one-hot slots.
 
     The limit of ``softmax(gamma * scores)`` as ``gamma -> inf`` when every
-    score also carries a vanishing bias that favours lower key indices. A
-    one-hot row is returned as the index of its one.
+    score also carries a vanishing bias that favours lower key indices.
+    """
+
+    one_hot = True
+
+    def __call__(self, scores):
+        labels = np.argmax(scores, axis=1).astype(np.int32, copy=False)
+        return OneHotSlots(labels, scores.shape[1])
+
+    def __repr__(self):
+        return "Hardmax()"
+
+
+class Softmax:
+    """Softmax over keys at inverse temperature ``beta``; writes log-responsibilities.
 
     Parameters
     ----------
-    scores : ndarray of shape (n_queries, n_keys)
+    beta : float
+        Inverse temperature (stiffness): ``r_ij`` is proportional to
+        ``exp(beta * s_ij)``. ``beta -> inf`` gives :class:`Hardmax`.
 
-    Returns
-    -------
-    argmax : ndarray of shape (n_queries,), dtype=int32
+    Notes
+    -----
+    Computed as a log-sum-exp relative to each row's largest score, so that
+    neither a large ``beta`` nor large scores overflow.
     """
-    return np.argmax(scores, axis=1).astype(np.int32, copy=False)
+
+    one_hot = False
+
+    def __init__(self, beta):
+        self.beta = beta
+
+    def __call__(self, scores):
+        scaled = scores - scores.max(axis=1, keepdims=True)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled *= self.beta
+        scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
+        scaled -= np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        return SoftSlots(scaled)
+
+    def __repr__(self):
+        return f"Softmax(beta={self.beta!r})"
 
 
-ATTENTION_NORMALISATIONS = {"hardmax": hardmax}
+# -- scores of the assignment attention -----------------------------------------
+
+
+class SquaredEuclideanScore:
+    """Score ``-1/2 ||x_i - c_j||^2``, up to a term constant per query.
+
+    The query and key projections select the data part, and the score is
+    ``x_i . c_j - 1/2 ||c_j||^2``: one matrix product plus a per-key bias.
+    The dropped ``-1/2 ||x_i||^2`` changes neither a hardmax nor a softmax
+    over the keys of one query.
+    """
+
+    def key_bias(self, centers):
+        return -0.5 * row_norms(centers, squared=True)
+
+    def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
+        """``||x_i - c_{labels_i}||^2`` for every point token (chunked, direct)."""
+        distances = np.empty(points.n_tokens, dtype=points.dtype)
+        for rows in points.rows(chunk_n_rows):
+            chunk = points.chunk(rows)
+            own_centers = centers[labels[rows]]
+            if points.is_sparse:
+                # ||x||^2 - 2 x.c + ||c||^2, without densifying x
+                cross = np.asarray(chunk.multiply(own_centers).sum(axis=1)).ravel()
+                block = row_norms(chunk, squared=True) - 2 * cross
+                block += row_norms(own_centers, squared=True)
+                np.maximum(block, 0, out=block)
+            else:
+                difference = chunk - own_centers
+                block = np.einsum("ij,ij->i", difference, difference)
+            distances[rows] = block
+        return distances
+
+    def distances(self, X, centers):
+        """Euclidean distances, for ``transform``."""
+        return euclidean_distances(X, centers)
+
+    def __repr__(self):
+        return "SquaredEuclideanScore()"
+
+
+class CosineScore:
+    """Score ``x_i . c_j`` of unit tokens: their cosine similarity.
+
+    Used behind a :class:`UnitSphereNormalisation`, which puts both streams
+    on the unit sphere; a zero point token stays zero and is equally similar
+    (0) to every centroid.
+    """
+
+    def key_bias(self, centers):
+        return np.zeros(centers.shape[0], dtype=centers.dtype)
+
+    def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
+        """``1 - x_i . c_{labels_i}`` for every (unit) point token."""
+        dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
+        for rows in points.rows(chunk_n_rows):
+            chunk = points.chunk(rows)
+            own_centers = centers[labels[rows]]
+            if points.is_sparse:
+                cosine = np.asarray(chunk.multiply(own_centers).sum(axis=1)).ravel()
+            else:
+                cosine = np.einsum("ij,ij->i", chunk, own_centers)
+            dissimilarities[rows] = 1 - cosine
+        return dissimilarities
+
+    def distances(self, X, centers):
+        """Cosine distances, for ``transform``."""
+        return cosine_distances(X, centers)
+
+    def __repr__(self):
+        return "CosineScore()"
+
+
+# -- the attentions ------------------------------------------------------------------
 
 
 class AssignAttention:
-    """Assignment cross-attention: each point attends to its nearest centroid.
+    """Assignment cross-attention: each point attends to the centroids.
 
     Parameters
     ----------
-    normalisation : {"hardmax"}, default="hardmax"
+    score : SquaredEuclideanScore or CosineScore, default=SquaredEuclideanScore()
+        How a query point and a key centroid are compared.
+    normalisation : Hardmax or Softmax, default=Hardmax()
         How the scores of one query are normalised over the keys.
 
     Notes
     -----
     Queries are point tokens ``[x_i ; y_i]``, keys and values are centroid
-    tokens ``[c_j ; e_j]``. The query and key projections select the data
-    part, so the score is the negative half squared distance
+    tokens ``[c_j ; e_j]``. With the squared Euclidean score
 
     .. math:: s_{ij} = -\\tfrac12 \\lVert x_i - c_j \\rVert^2
               = x_i \\cdot c_j - \\tfrac12 \\lVert c_j \\rVert^2
               - \\tfrac12 \\lVert x_i \\rVert^2 ,
 
-    whose last term is constant over the keys of a query and is dropped: what
-    remains is one matrix product plus a per-key bias. The value projection
-    selects the identity part, so the output for point ``i`` is ``e_j`` of its
-    highest-scoring centroid: its new assignment slot. The residual connection
+    whose last term is constant over the keys of a query and is dropped. The
+    value projection selects the identity part, so the output for point ``i``
+    is ``sum_j a_ij e_j``: under hardmax the one-hot identity of its nearest
+    centroid, under softmax its responsibilities. The residual connection
     overwrites the old slot with it.
     """
 
-    def __init__(self, normalisation="hardmax"):
-        self.normalisation = normalisation
-        self._normalise = ATTENTION_NORMALISATIONS[normalisation]
+    def __init__(self, score=None, normalisation=None):
+        self.score = score or SquaredEuclideanScore()
+        self.normalisation = normalisation or Hardmax()
 
     def key_bias(self, centers):
-        """The per-key bias ``-1/2 ||c_j||^2``, computed once per layer."""
-        return -0.5 * row_norms(centers, squared=True)
+        """The per-key bias of the score, computed once per layer."""
+        return self.score.key_bias(centers)
 
     def scores(self, points, centers, key_bias):
-        """Scores ``x_i . c_j - 1/2 ||c_j||^2`` of a chunk of points, shape (m, k)."""
+        """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
         scores = safe_sparse_dot(points, centers.T, dense_output=True)
         scores += key_bias
         return scores
 
     def __call__(self, points, centers, key_bias):
-        """New assignment slots of a chunk of point tokens (as labels)."""
-        return self._normalise(self.scores(points, centers, key_bias))
+        """New assignment slots of a chunk of point tokens."""
+        return self.normalisation(self.scores(points, centers, key_bias))
 
-    def distances(self, points, centers):
-        """The distances this attention's score ranks by: Euclidean."""
-        return euclidean_distances(points, centers)
+    def __repr__(self):
+        return (
+            f"AssignAttention(score={self.score!r}, "
+            f"normalisation={self.normalisation!r})"
+        )
 
 
 class ClusterStatistics:
     """Running sums of the update attention over streamed point tokens.
 
     The update attention's output for centroid ``j`` is ``sums[j] /
-    weights[j]``; both are linear in the point tokens, so they are accumulated
-    chunk by chunk (in float64, whatever the data type) and normalised once.
+    weights[j]``. Both are accumulated chunk by chunk, in float64 whatever the
+    data type, relative to a running log-scale per centroid, as in an online
+    softmax (FlashAttention): the true sums are ``exp(log_scale) * sums``.
 
     Parameters
     ----------
@@ -107,10 +224,34 @@ class ClusterStatistics:
     def __init__(self, n_clusters, n_features):
         self.sums = np.zeros((n_clusters, n_features))
         self.weights = np.zeros(n_clusters)
+        self.log_scale = np.full(n_clusters, -np.inf)
+
+    def add(self, sums, weights, shift):
+        """Add a chunk's sums and weights, given relative to ``exp(shift)``."""
+        log_scale = np.maximum(self.log_scale, shift)
+        kept = np.exp(self.log_scale - log_scale)
+        added = np.exp(shift - log_scale)
+        self.sums *= kept[:, None]
+        self.sums += added[:, None] * sums
+        self.weights *= kept
+        self.weights += added * weights
+        self.log_scale = log_scale
+
+    def move(self, source, target, values, weights):
+        """Move weighted points from the ``source`` centroids to ``target``.
+
+        ``values`` and ``weights`` are at their true scale.
+        """
+        source_scale = np.exp(-self.log_scale[source])
+        np.subtract.at(self.sums, source, values * source_scale[:, None])
+        np.subtract.at(self.weights, source, weights * source_scale)
+        self.sums[target] = values
+        self.weights[target] = weights
+        self.log_scale[target] = 0.0
 
 
 class UpdateAttention:
-    """Update cross-attention: each centroid attends to the points it owns.
+    """Update cross-attention: each centroid attends to the points.
 
     Notes
     -----
@@ -123,28 +264,23 @@ class UpdateAttention:
 
     and the softmax over points gives the weights
     ``w_i y_ij / sum_i w_i y_ij``. For a one-hot slot this is hardmax over the
-    members of cluster ``j`` (they tie at ``log 1 = 0``), each member weighted
-    by its sample weight; a point of zero weight is never attended. The value
-    projection selects the data part, so the output is the weighted mean of
-    the cluster, and the residual connection (its output projection subtracts
-    the old ``c_j``) replaces the centroid by that mean. A centroid whose
-    members have no weight attends to nothing: its output is zero and the
-    residual keeps it in place.
+    members of cluster ``j`` (they tie at ``log 1 = 0``), each weighted by its
+    sample weight; a point of zero weight is never attended. For soft slots it
+    is the responsibility-weighted mean. The value projection selects the data
+    part, and the residual connection (its output projection subtracts the old
+    ``c_j``) replaces the centroid by the attention's output. A centroid that
+    finds no weight attends to nothing: its output is zero and the residual
+    keeps it in place.
     """
 
-    def accumulate(self, statistics, points, labels, sample_weight):
-        """Add a chunk of point tokens with one-hot slots to the statistics."""
-        n_clusters = statistics.weights.shape[0]
-        # The transposed one-hot slots, weighted: one entry per column, so the
-        # sparse product visits each point once, in order.
-        attention = sp.csc_array(
-            (sample_weight, labels, np.arange(labels.shape[0] + 1)),
-            shape=(n_clusters, labels.shape[0]),
-        )
-        sums = attention @ points
-        statistics.sums += sums.toarray() if sp.issparse(sums) else sums
-        statistics.weights += np.bincount(
-            labels, weights=sample_weight, minlength=n_clusters
+    def accumulate(self, statistics, points, slots, sample_weight):
+        """Add a chunk of point tokens and their slots to the running sums."""
+        weights, shift = slots.update_weights(sample_weight)
+        sums = weights @ points
+        statistics.add(
+            sums.toarray() if hasattr(sums, "toarray") else sums,
+            np.asarray(weights.sum(axis=1)).ravel(),
+            shift,
         )
 
     def __call__(self, statistics, centers):
@@ -156,36 +292,8 @@ class UpdateAttention:
         )
         return new_centers
 
-
-def squared_distances_to_assigned(points, centers, labels, chunk_n_rows):
-    """``||x_i - c_{labels_i}||^2`` for every point token, computed row chunk by chunk.
-
-    Parameters
-    ----------
-    points : PointTokens
-    centers : ndarray of shape (n_clusters, n_features)
-    labels : ndarray of shape (n_samples,)
-    chunk_n_rows : int
-
-    Returns
-    -------
-    distances : ndarray of shape (n_samples,), dtype of the points
-    """
-    distances = np.empty(points.n_tokens, dtype=points.dtype)
-    for rows in points.rows(chunk_n_rows):
-        own_centers = centers[labels[rows]]
-        if points.is_sparse:
-            data = points.data[rows]
-            # ||x||^2 - 2 x.c + ||c||^2, without densifying x
-            cross = np.asarray(data.multiply(own_centers).sum(axis=1)).ravel()
-            chunk = row_norms(data, squared=True) - 2 * cross
-            chunk += row_norms(own_centers, squared=True)
-            np.maximum(chunk, 0, out=chunk)
-        else:
-            difference = points.data[rows] - own_centers
-            chunk = np.einsum("ij,ij->i", difference, difference)
-        distances[rows] = chunk
-    return distances
+    def __repr__(self):
+        return "UpdateAttention()"
 
 
 class RelocationHead:
@@ -194,28 +302,100 @@ class RelocationHead:
     Notes
     -----
     The query of centroid ``j`` is "I am empty": its update attention found no
-    weight. The score of point ``i`` is its squared distance to its own
-    centroid, ``||x_i - c_{y_i}||^2``; hardmax picks the farthest point (with
+    weight. The score of point ``i`` is its dissimilarity to its own centroid
+    (the squared distance for k-means); hardmax picks the farthest point (with
     ``m`` empty centroids, the ``m`` farthest, one each). The value is the
     point's weighted data and weight: they move from the statistics of the
-    cluster that owned the point to the empty one, as if the point's slot had
+    centroid that owned the point to the empty one, as if the point's slot had
     been rewritten to name the empty centroid before the update attention.
-    This matches scikit-learn's Lloyd iteration. When every point already sits
-    on its centroid, nothing is moved and the empty centroids keep their place.
+    This matches scikit-learn's Lloyd iteration. Points whose slot a gate
+    zeroed are never picked. When every point already sits on its centroid,
+    nothing moves and the empty centroids keep their place.
     """
 
-    def __call__(self, statistics, points, labels, centers, chunk_n_rows):
+    def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
         empty = np.flatnonzero(statistics.weights == 0)
         if empty.size == 0:
             return
-        distances = squared_distances_to_assigned(points, centers, labels, chunk_n_rows)
-        if distances.max() == 0:
+        dissimilarities = score.dissimilarity_to_assigned(
+            points, centers, labels, chunk_n_rows
+        )
+        dissimilarities[labels < 0] = -np.inf
+        n_moved = min(empty.size, int(np.sum(labels >= 0)))
+        if n_moved == 0 or dissimilarities.max() <= 0:
             return
-        farthest = np.argpartition(distances, -empty.size)[-empty.size :][::-1]
+        farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
         weights = points.sample_weight[farthest].astype(np.float64)
         values = points.dense_rows(farthest) * weights[:, None]
-        donors = labels[farthest]
-        np.subtract.at(statistics.sums, donors, values)
-        np.subtract.at(statistics.weights, donors, weights)
-        statistics.sums[empty] = values
-        statistics.weights[empty] = weights
+        statistics.move(labels[farthest], empty[:n_moved], values, weights)
+
+    def __repr__(self):
+        return "RelocationHead()"
+
+
+# -- the normalisation layer and the gate --------------------------------------
+
+
+def _inverse_norms(squared_norms):
+    norms = np.sqrt(squared_norms)
+    inverse = np.zeros_like(norms)
+    np.divide(1.0, norms, out=inverse, where=norms > 0)
+    return inverse
+
+
+class UnitSphereNormalisation:
+    """Layer normalisation without centring or gain: ``t -> t / ||t||``.
+
+    Applied to the data part of point and centroid tokens, it puts them on the
+    unit sphere, so that a dot product is a cosine similarity. A zero token
+    stays zero. On point tokens it is applied as a per-token factor, never by
+    rescaling the caller's data.
+    """
+
+    def points(self, points):
+        return points.normalised(_inverse_norms(row_norms(points.data, squared=True)))
+
+    def __call__(self, centers):
+        return centers * _inverse_norms(row_norms(centers, squared=True))[
+            :, None
+        ].astype(centers.dtype)
+
+    def __repr__(self):
+        return "UnitSphereNormalisation()"
+
+
+class TrimmingGate:
+    """MLP gate after the assignment attention: zero the farthest points' slots.
+
+    Parameters
+    ----------
+    trim_fraction : float
+        Fraction of the total sample weight to trim in each layer.
+
+    Notes
+    -----
+    A hidden unit per point computes ``d_i - r^2`` from its dissimilarity
+    ``d_i`` to its assigned centroid, and a step of it multiplies the slot:
+    the points beyond the radius ``r`` lose their assignment, so the update
+    attention averages only the kept points. The radius is set in each layer
+    so that the trimmed points are the farthest ones whose cumulative weight
+    does not exceed ``trim_fraction`` times the total (with unit weights,
+    exactly ``floor(trim_fraction * n_samples)`` points); ties in distance
+    are trimmed in order of the sample index.
+    """
+
+    def __init__(self, trim_fraction):
+        self.trim_fraction = trim_fraction
+
+    def __call__(self, labels, dissimilarities, sample_weight):
+        """Labels with -1 for the trimmed points."""
+        farthest_first = np.argsort(-dissimilarities, kind="stable")
+        cumulative = np.cumsum(sample_weight[farthest_first], dtype=np.float64)
+        budget = self.trim_fraction * cumulative[-1]
+        n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
+        gated = labels.copy()
+        gated[farthest_first[:n_trimmed]] = -1
+        return gated
+
+    def __repr__(self):
+        return f"TrimmingGate(trim_fraction={self.trim_fraction!r})"

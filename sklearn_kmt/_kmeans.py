@@ -1,7 +1,13 @@
 """TransformerKMeans: the k-means transformer itself, no component swapped."""
 
 from ._base import BaseTransformerKMeans
-from ._components import AssignAttention, RelocationHead, UpdateAttention
+from ._components import (
+    AssignAttention,
+    Hardmax,
+    RelocationHead,
+    SquaredEuclideanScore,
+    UpdateAttention,
+)
 from ._network import Block
 
 
@@ -126,4 +132,8 @@ class TransformerKMeans(BaseTransformerKMeans):
     """
 
     def _make_block(self):
-        return Block(AssignAttention("hardmax"), UpdateAttention(), RelocationHead())
+        return Block(
+            assign_attention=AssignAttention(SquaredEuclideanScore(), Hardmax()),
+            update_attention=UpdateAttention(),
+            relocation_head=RelocationHead(),
+        )

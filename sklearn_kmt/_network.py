@@ -14,8 +14,8 @@ from ._components import (
     ClusterStatistics,
     RelocationHead,
     UpdateAttention,
-    squared_distances_to_assigned,
 )
+from ._tokens import OneHotSlots
 
 # Upper bound on the scores of one chunk: large enough that the per-chunk
 # Python overhead is negligible, small enough to stay in cache-sized blocks.
@@ -41,24 +41,31 @@ class Block:
 
     Parameters
     ----------
-    assign_attention : AssignAttention
+    assign_attention : AssignAttention, default=AssignAttention()
         Points attend to centroids and write their new assignment slot.
-    update_attention : UpdateAttention
-        Centroids attend to the points that name them and move to their mean.
-    relocation_head : RelocationHead
+    update_attention : UpdateAttention, default=UpdateAttention()
+        Centroids attend to the points and move to their weighted mean.
+    relocation_head : RelocationHead, default=RelocationHead()
         Empty centroids take the farthest points.
+    normalisation : UnitSphereNormalisation, default=None
+        A normalisation layer on both streams; None for none.
+    gate : TrimmingGate, default=None
+        An MLP gate on the point stream after the assignment; None for none.
 
     Notes
     -----
-    Point stream then centroid stream, each with its residual connection::
+    Point stream, then centroid stream, each with its residual connection::
 
-        y_i <- assign_attention(x_i ; centroids)         (overwrites the slot)
-        c_j <- c_j + update_attention(c_j ; points)      (replaces c_j by a mean)
+        x_i, c_j <- normalisation(x_i), normalisation(c_j)    (when present)
+        y_i <- gate(assign_attention(x_i ; centroids))        (overwrites y_i)
+        c_j <- normalisation(c_j + update_attention(c_j ; points))
 
     On the fast path the two attentions are fused: each chunk of point tokens
-    is assigned and immediately added to the update attention's running sums,
-    so the slots of a chunk are never needed again, the way FlashAttention
-    streams keys.
+    is assigned and at once added to the update attention's running sums, so
+    the slots of a chunk are never needed again, the way FlashAttention
+    streams keys. A gate needs the whole point stream first (its radius
+    depends on every point), so with a gate the update attention reads the
+    gated slots in a second pass.
     """
 
     def __init__(
@@ -66,10 +73,14 @@ class Block:
         assign_attention=None,
         update_attention=None,
         relocation_head=None,
+        normalisation=None,
+        gate=None,
     ):
         self.assign_attention = assign_attention or AssignAttention()
         self.update_attention = update_attention or UpdateAttention()
         self.relocation_head = relocation_head or RelocationHead()
+        self.normalisation = normalisation
+        self.gate = gate
 
     def __call__(self, points, centers):
         """Apply the layer.
@@ -82,43 +93,100 @@ class Block:
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            The assignment written by this layer (the slot, before relocation).
+            The assignment written by this layer (-1 where the gate zeroed the
+            slot), before any relocation.
         centers : ndarray of shape (n_clusters, n_features)
             The centroids after this layer.
         """
+        points, centers = self._normalised(points, centers)
         n_clusters, n_features = centers.shape
         rows_per_chunk = chunk_n_rows(points, n_clusters)
-        key_bias = self.assign_attention.key_bias(centers)
         statistics = ClusterStatistics(n_clusters, n_features)
-        labels = np.empty(points.n_tokens, dtype=np.int32)
-        for rows in points.rows(rows_per_chunk):
-            chunk = points.data[rows]
-            labels[rows] = self.assign_attention(chunk, centers, key_bias)
-            self.update_attention.accumulate(
-                statistics, chunk, labels[rows], points.sample_weight[rows]
-            )
-        self.relocation_head(statistics, points, labels, centers, rows_per_chunk)
-        new_centers = self.update_attention(statistics, centers).astype(
-            centers.dtype, copy=False
+        labels = self._point_stream(points, centers, rows_per_chunk, statistics)
+        self.relocation_head(
+            statistics,
+            points,
+            labels,
+            centers,
+            self.assign_attention.score,
+            rows_per_chunk,
         )
-        return labels, new_centers
+        new_centers = self.update_attention(statistics, centers)
+        if self.normalisation is not None:
+            new_centers = self.normalisation(new_centers)
+        return labels, new_centers.astype(centers.dtype, copy=False)
 
-    def assign(self, points, centers):
-        """The assignment attention alone: the labels, no update."""
-        rows_per_chunk = chunk_n_rows(points, centers.shape[0])
+    def _normalised(self, points, centers):
+        if self.normalisation is None:
+            return points, centers
+        return self.normalisation.points(points), self.normalisation(centers)
+
+    def _point_stream(self, points, centers, rows_per_chunk, statistics=None):
+        """Assignment attention and gate over the stream of point tokens.
+
+        Given ``statistics``, the update attention reads the new slots too.
+        """
         key_bias = self.assign_attention.key_bias(centers)
+        fused = statistics is not None and self.gate is None
         labels = np.empty(points.n_tokens, dtype=np.int32)
         for rows in points.rows(rows_per_chunk):
-            labels[rows] = self.assign_attention(points.data[rows], centers, key_bias)
-        return labels
-
-    def objective(self, points, centers, labels):
-        """The k-means objective: weighted squared distances to assigned centroids."""
-        rows_per_chunk = chunk_n_rows(points, centers.shape[0])
-        distances = squared_distances_to_assigned(
+            chunk = points.chunk(rows)
+            slots = self.assign_attention(chunk, centers, key_bias)
+            labels[rows] = slots.labels
+            if fused:
+                self.update_attention.accumulate(
+                    statistics, chunk, slots, points.sample_weight[rows]
+                )
+        if self.gate is None:
+            return labels
+        dissimilarities = self.assign_attention.score.dissimilarity_to_assigned(
             points, centers, labels, rows_per_chunk
         )
-        return float(np.dot(points.sample_weight, distances))
+        labels = self.gate(labels, dissimilarities, points.sample_weight)
+        if statistics is not None:
+            for rows in points.rows(rows_per_chunk):
+                self.update_attention.accumulate(
+                    statistics,
+                    points.chunk(rows),
+                    OneHotSlots(labels[rows], centers.shape[0]),
+                    points.sample_weight[rows],
+                )
+        return labels
+
+    def point_stream(self, points, centers):
+        """The point stream of the layer alone: labels after assignment and gate."""
+        points, centers = self._normalised(points, centers)
+        return self._point_stream(points, centers, chunk_n_rows(points, len(centers)))
+
+    def assign(self, points, centers):
+        """The assignment attention alone: index of the best centroid of each point."""
+        return self.slots(points, centers, labels_only=True)
+
+    def slots(self, points, centers, labels_only=False):
+        """The slots written by the assignment attention, as a dense matrix."""
+        points, centers = self._normalised(points, centers)
+        key_bias = self.assign_attention.key_bias(centers)
+        shape = (points.n_tokens,) if labels_only else (points.n_tokens, len(centers))
+        out = np.empty(shape, dtype=np.int32 if labels_only else np.float64)
+        for rows in points.rows(chunk_n_rows(points, len(centers))):
+            slots = self.assign_attention(points.chunk(rows), centers, key_bias)
+            out[rows] = slots.labels if labels_only else slots.dense()
+        return out
+
+    def dissimilarities(self, points, centers, labels):
+        """Dissimilarity of each point to the centroid ``labels`` names."""
+        points, centers = self._normalised(points, centers)
+        return self.assign_attention.score.dissimilarity_to_assigned(
+            points, centers, labels, chunk_n_rows(points, len(centers))
+        )
+
+    def objective(self, points, centers, labels):
+        """Weighted dissimilarities to the assigned centroids; gated points excluded."""
+        kept = labels >= 0
+        dissimilarities = self.dissimilarities(
+            points, centers, np.where(kept, labels, 0)
+        )
+        return float(np.dot(points.sample_weight[kept], dissimilarities[kept]))
 
 
 class NetworkOutput:
@@ -157,9 +225,10 @@ class Network:
 
     Notes
     -----
-    The loop stops after the first layer whose assignment equals the previous
-    layer's ("strict convergence": the centroids it produced are then a fixed
-    point), or whose centroids moved by at most ``tol`` in summed squared
+    The loop stops after the first layer whose one-hot assignment equals the
+    previous layer's ("strict convergence": the centroids it produced are then
+    a fixed point; soft slots never stop this way), or whose centroids moved
+    by at most ``tol`` in summed squared
     Euclidean shift, or after ``max_layers`` layers. Unless it stopped
     strictly, one more assignment attention makes the labels consistent with
     the final centroids. This is the stopping rule of scikit-learn's ``KMeans``.
@@ -167,6 +236,7 @@ class Network:
 
     def __init__(self, block, max_layers, tol, verbose=0):
         self.block = block
+        self._one_hot = block.assign_attention.normalisation.one_hot
         self.max_layers = max_layers
         self.tol = tol
         self.verbose = verbose
@@ -192,7 +262,7 @@ class Network:
                 print(f"Layer {layer}: objective {objective:.6g}")
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
-            if previous_labels is not None and np.array_equal(labels, previous_labels):
+            if self._one_hot and np.array_equal(labels, previous_labels):
                 strict_convergence = True
                 if self.verbose:
                     print(f"Converged at layer {layer}: assignments unchanged.")
@@ -206,5 +276,5 @@ class Network:
                 break
             previous_labels = labels
         if not strict_convergence:
-            labels = self.block.assign(points, centers)
+            labels = self.block.point_stream(points, centers)
         return NetworkOutput(labels, centers, layer + 1, strict_convergence)

@@ -5,14 +5,15 @@ the sample and its assignment slot. A centroid token is ``[c_j ; e_j]``: the
 center and its identity, the j-th standard basis vector.
 
 On the fast path the two parts are kept apart: the data part is the caller's
-(validated) matrix, dense or CSR, never copied into a wider one, and a hard
-assignment slot, a one-hot row, is held as the index of its one. ``dense()``
+(validated) matrix, dense or CSR, never copied into a wider one, and the
+assignment slots of a chunk of points are held in the form that suits them:
+a one-hot row as the index of its one (:class:`OneHotSlots`), a row of
+responsibilities as their logarithms (:class:`SoftSlots`). ``dense()``
 assembles the literal token matrix for small inputs.
 """
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import row_norms
 
 
 def one_hot(labels, n_clusters, weights=None):
@@ -39,6 +40,91 @@ def one_hot(labels, n_clusters, weights=None):
     )
 
 
+class OneHotSlots:
+    """Hard assignment slots ``y_i = e_{labels_i}`` of a chunk of points.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_points,)
+        Index of the one in each slot; -1 for a slot zeroed by a gate.
+    n_clusters : int
+    """
+
+    def __init__(self, labels, n_clusters):
+        self.labels = labels
+        self.n_clusters = n_clusters
+
+    def update_weights(self, sample_weight):
+        """The update attention's unnormalised weights, centroids by points.
+
+        The update attention's score is ``log y_ij + log w_i``, so its
+        exponential is ``w_i`` where ``y_ij = 1`` and 0 elsewhere: a sparse
+        matrix with one entry per column, and no shift is needed.
+
+        Returns
+        -------
+        weights : scipy.sparse.csc_array of shape (n_clusters, n_points)
+        shift : ndarray of shape (n_clusters,)
+            The log-scale the weights are relative to (zeros).
+        """
+        kept = self.labels >= 0
+        indptr = np.concatenate([[0], np.cumsum(kept)])
+        weights = sp.csc_array(
+            (sample_weight[kept], self.labels[kept], indptr),
+            shape=(self.n_clusters, self.labels.shape[0]),
+        )
+        return weights, np.zeros(self.n_clusters)
+
+    def dense(self):
+        """The slots as rows of a dense (n_points, n_clusters) matrix."""
+        slots = np.zeros((self.labels.shape[0], self.n_clusters))
+        kept = self.labels >= 0
+        slots[np.flatnonzero(kept), self.labels[kept]] = 1.0
+        return slots
+
+
+class SoftSlots:
+    """Soft assignment slots of a chunk of points, held as log-responsibilities.
+
+    Parameters
+    ----------
+    log_responsibilities : ndarray of shape (n_points, n_clusters)
+        ``log r_ij``; each row's exponentials sum to one.
+    """
+
+    def __init__(self, log_responsibilities):
+        self.log_responsibilities = log_responsibilities
+
+    @property
+    def labels(self):
+        """The most responsible centroid of each point."""
+        return np.argmax(self.log_responsibilities, axis=1).astype(np.int32)
+
+    def update_weights(self, sample_weight):
+        """The update attention's weights ``exp(log r_ij + log w_i - shift_j)``.
+
+        ``shift_j`` is the largest score of centroid ``j`` over the chunk (the
+        running maximum of an online softmax), so no exponential overflows
+        and at least one weight per centroid is 1.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_clusters, n_points)
+        shift : ndarray of shape (n_clusters,)
+        """
+        with np.errstate(divide="ignore"):
+            log_weight = np.log(sample_weight)
+        scores = self.log_responsibilities.T + log_weight
+        shift = scores.max(axis=1)
+        shift[~np.isfinite(shift)] = 0.0
+        scores -= shift[:, None]
+        return np.exp(scores, out=scores), shift
+
+    def dense(self):
+        """The responsibilities as rows of a dense (n_points, n_clusters) matrix."""
+        return np.exp(self.log_responsibilities)
+
+
 class PointTokens:
     """The point tokens ``[x_i ; y_i]``, data part and sample weights.
 
@@ -49,11 +135,16 @@ class PointTokens:
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weight of each point token; the update attention adds
         ``log(sample_weight)`` to its scores.
+
+    scale : ndarray of shape (n_samples,), default=None
+        Per-token factor applied to the data part by a normalisation layer;
+        None for the identity. The data itself is never rescaled in place.
     """
 
-    def __init__(self, data, sample_weight):
+    def __init__(self, data, sample_weight, scale=None):
         self.data = data
         self.sample_weight = sample_weight
+        self.scale = scale
 
     @property
     def n_tokens(self):
@@ -76,13 +167,23 @@ class PointTokens:
         for start in range(0, self.n_tokens, chunk_n_rows):
             yield slice(start, min(start + chunk_n_rows, self.n_tokens))
 
-    def dense_rows(self, rows):
-        """Data part of a slice of tokens as a dense array."""
+    def chunk(self, rows):
+        """Data part of some tokens (a slice or indices), normalised if so set."""
         block = self.data[rows]
+        if self.scale is None:
+            return block
+        if sp.issparse(block):
+            return sp.csr_matrix(sp.diags_array(self.scale[rows]) @ block)
+        return block * self.scale[rows, None]
+
+    def dense_rows(self, rows):
+        """Data part of some tokens as a dense array."""
+        block = self.chunk(rows)
         return block.toarray() if sp.issparse(block) else block
 
-    def squared_norms(self):
-        return row_norms(self.data, squared=True)
+    def normalised(self, scale):
+        """The same tokens seen through a per-token normalisation factor."""
+        return PointTokens(self.data, self.sample_weight, scale)
 
     def dense(self, slots):
         """The literal token matrix ``[X, Y]`` of shape (n, n_features + n_clusters).
@@ -92,8 +193,7 @@ class PointTokens:
         slots : ndarray of shape (n_samples, n_clusters)
             The assignment slots ``y_i`` as rows.
         """
-        data = self.data.toarray() if self.is_sparse else self.data
-        return np.hstack([data, slots])
+        return np.hstack([self.dense_rows(slice(None)), slots])
 
 
 class CentroidTokens:

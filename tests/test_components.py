@@ -7,12 +7,12 @@ import scipy.sparse as sp
 from sklearn_kmt._components import (
     AssignAttention,
     ClusterStatistics,
+    Hardmax,
     RelocationHead,
+    SquaredEuclideanScore,
     UpdateAttention,
-    hardmax,
-    squared_distances_to_assigned,
 )
-from sklearn_kmt._tokens import CentroidTokens, PointTokens, one_hot
+from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens, one_hot
 
 CONTAINERS = {"dense": np.asarray, "csr": sp.csr_matrix}
 
@@ -24,7 +24,7 @@ def textbook_squared_distances(X, centers):
 
 def test_hardmax_picks_the_largest_score_and_the_first_of_tied_ones():
     scores = np.array([[0.0, 2.0, 1.0], [3.0, 3.0, 1.0], [-1.0, -5.0, -1.0]])
-    assert hardmax(scores).tolist() == [1, 0, 0]
+    assert Hardmax()(scores).labels.tolist() == [1, 0, 0]
 
 
 @pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
@@ -35,12 +35,12 @@ def test_assign_attention_picks_the_nearest_centroid(container, dtype):
     centers = rng.standard_normal((7, 5)).astype(dtype)
     attention = AssignAttention()
     points = container(X)
-    labels = attention(points, centers, attention.key_bias(centers))
+    labels = attention(points, centers, attention.key_bias(centers)).labels
     expected = textbook_squared_distances(X.astype(np.float64), centers).argmin(axis=1)
     np.testing.assert_array_equal(labels, expected)
 
 
-def test_assign_attention_scores_are_half_negative_squared_distances_up_to_a_row_constant():
+def test_assign_attention_scores_are_minus_half_squared_distances_up_to_a_constant():
     rng = np.random.RandomState(1)
     X = rng.standard_normal((30, 4))
     centers = rng.standard_normal((6, 4))
@@ -63,7 +63,8 @@ def test_update_attention_gives_the_weighted_mean_of_each_cluster(container):
     statistics = ClusterStatistics(5, 3)
     points = container(X)
     for rows in [slice(0, 37), slice(37, 38), slice(38, 100)]:
-        attention.accumulate(statistics, points[rows], labels[rows], weights[rows])
+        slots = OneHotSlots(labels[rows], 5)
+        attention.accumulate(statistics, points[rows], slots, weights[rows])
     new_centers = attention(statistics, centers)
     for j in range(4):
         members = labels == j
@@ -77,7 +78,9 @@ def test_update_attention_never_attends_a_point_of_zero_weight():
     labels = np.array([0, 0, 0], dtype=np.int32)
     statistics = ClusterStatistics(1, 1)
     attention = UpdateAttention()
-    attention.accumulate(statistics, X, labels, np.array([1.0, 1.0, 0.0]))
+    attention.accumulate(
+        statistics, X, OneHotSlots(labels, 1), np.array([1.0, 1.0, 0.0])
+    )
     np.testing.assert_array_equal(attention(statistics, np.zeros((1, 1))), [[1.0]])
 
 
@@ -86,7 +89,9 @@ def test_update_attention_leaves_a_centroid_whose_members_weigh_nothing_in_place
     labels = np.array([0, 0, 1], dtype=np.int32)
     statistics = ClusterStatistics(2, 1)
     attention = UpdateAttention()
-    attention.accumulate(statistics, X, labels, np.array([1.0, 1.0, 0.0]))
+    attention.accumulate(
+        statistics, X, OneHotSlots(labels, 2), np.array([1.0, 1.0, 0.0])
+    )
     new_centers = attention(statistics, np.array([[9.0], [7.0]]))
     np.testing.assert_array_equal(new_centers, [[1.0], [7.0]])
 
@@ -98,7 +103,9 @@ def test_squared_distances_to_assigned_centroid(container):
     centers = rng.standard_normal((3, 4))
     labels = rng.randint(0, 3, size=50).astype(np.int32)
     points = PointTokens(container(X), np.ones(50))
-    distances = squared_distances_to_assigned(points, centers, labels, chunk_n_rows=7)
+    distances = SquaredEuclideanScore().dissimilarity_to_assigned(
+        points, centers, labels, chunk_n_rows=7
+    )
     expected = ((X - centers[labels]) ** 2).sum(axis=1)
     np.testing.assert_allclose(distances, expected, rtol=1e-12, atol=1e-12)
 
@@ -111,15 +118,21 @@ def test_relocation_head_moves_the_farthest_points_to_the_empty_centroids(contai
     labels = np.zeros(5, dtype=np.int32)  # clusters 1 and 2 are empty
     points = PointTokens(container(X), weights)
     statistics = ClusterStatistics(3, 2)
-    UpdateAttention().accumulate(statistics, points.data, labels, weights)
-    RelocationHead()(statistics, points, labels, centers, chunk_n_rows=2)
+    UpdateAttention().accumulate(
+        statistics, points.data, OneHotSlots(labels, 3), weights
+    )
+    RelocationHead()(
+        statistics, points, labels, centers, SquaredEuclideanScore(), chunk_n_rows=2
+    )
     # The farthest point from its centroid, [0, 20], goes to the first empty
     # centroid, the next farthest, [10, 0], to the second.
     np.testing.assert_allclose(statistics.sums[1], 4.0 * X[3])
     np.testing.assert_allclose(statistics.sums[2], 3.0 * X[2])
     np.testing.assert_allclose(statistics.weights, [4.0, 4.0, 3.0])
     kept = [0, 1, 4]
-    np.testing.assert_allclose(statistics.sums[0], (weights[kept, None] * X[kept]).sum(0))
+    np.testing.assert_allclose(
+        statistics.sums[0], (weights[kept, None] * X[kept]).sum(0)
+    )
 
 
 def test_relocation_head_moves_nothing_when_every_point_sits_on_its_centroid():
@@ -128,9 +141,11 @@ def test_relocation_head_moves_nothing_when_every_point_sits_on_its_centroid():
     labels = np.array([0, 0, 1], dtype=np.int32)
     points = PointTokens(X, np.ones(3))
     statistics = ClusterStatistics(3, 1)
-    UpdateAttention().accumulate(statistics, X, labels, np.ones(3))
+    UpdateAttention().accumulate(statistics, X, OneHotSlots(labels, 3), np.ones(3))
     sums, weights = statistics.sums.copy(), statistics.weights.copy()
-    RelocationHead()(statistics, points, labels, centers, chunk_n_rows=3)
+    RelocationHead()(
+        statistics, points, labels, centers, SquaredEuclideanScore(), chunk_n_rows=3
+    )
     np.testing.assert_array_equal(statistics.sums, sums)
     np.testing.assert_array_equal(statistics.weights, weights)
 

@@ -72,13 +72,14 @@ def test_network_stops_strictly_when_the_assignment_repeats():
     assert output.strict_convergence
     # Replay with textbook steps: the assignment of the last layer is the first
     # to equal that of the layer before.
-    labels, current = None, centers
-    for layer in range(1, 101):
+    labels, current, n_layers = None, centers, 0
+    while n_layers < 100:
         new_labels, current = textbook_lloyd_step(X, weights, current)
+        n_layers += 1
         if labels is not None and np.array_equal(labels, new_labels):
             break
         labels = new_labels
-    assert output.n_layers == layer
+    assert output.n_layers == n_layers
     np.testing.assert_array_equal(output.labels, new_labels)
     np.testing.assert_allclose(output.centers, current, rtol=1e-12)
 
@@ -90,7 +91,9 @@ def test_network_stops_on_the_centroid_shift_and_reassigns():
     after_two = textbook_lloyd_step(X, weights, after_one)[1]
     second_shift = ((after_two - after_one) ** 2).sum()
     assert second_shift > 0
-    output = Network(Block(), max_layers=100, tol=second_shift * 1.0001)(points, centers)
+    output = Network(Block(), max_layers=100, tol=second_shift * 1.0001)(
+        points, centers
+    )
     assert output.n_layers == 2
     assert not output.strict_convergence
     np.testing.assert_allclose(output.centers, after_two, rtol=1e-12)
