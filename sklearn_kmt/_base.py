@@ -20,6 +20,7 @@ from sklearn.base import (
 )
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
@@ -41,6 +42,53 @@ def same_partition(labels, other_labels):
         np.unique(pairs[0]).size == pairs.shape[1]
         and np.unique(pairs[1]).size == pairs.shape[1]
     )
+
+
+def gated_kmeans_plusplus(X, n_clusters, sample_weight, gate, random_state):
+    """Greedy k-means++ seeding that ignores the points a gate would zero.
+
+    Each center is the best of ``2 + log(n_clusters)`` candidates, drawn with
+    probability proportional to weight times squared distance to the nearest
+    center chosen so far, where the gate first removes the farthest points
+    (so far outliers are never drawn); the best candidate is the one with the
+    lowest gated potential (the first center too, drawn by weight alone).
+
+    Parameters
+    ----------
+    X : {ndarray, csr_matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : ndarray of shape (n_samples,)
+    gate : TrimmingGate
+    random_state : RandomState instance
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    """
+    n_samples = X.shape[0]
+    n_trials = 2 + int(np.log(n_clusters))
+
+    def gated(distances):
+        return np.where(gate.kept(distances, sample_weight), distances, 0.0)
+
+    probability = sample_weight.astype(np.float64)
+    chosen, nearest = [], None
+    for _ in range(n_clusters):
+        if probability.sum() <= 0:  # every kept point already is a center
+            probability = sample_weight + (sample_weight.sum() == 0)
+        candidates = random_state.choice(
+            n_samples, size=n_trials, p=probability / probability.sum()
+        )
+        distances = euclidean_distances(X, X[candidates], squared=True)
+        if nearest is not None:
+            np.minimum(distances, nearest[:, None], out=distances)
+        potentials = [sample_weight @ gated(column) for column in distances.T]
+        best = int(np.argmin(potentials))
+        chosen.append(candidates[best])
+        nearest = distances[:, best]
+        probability = sample_weight * gated(nearest)
+    centers = X[chosen]
+    return centers.toarray() if sp.issparse(centers) else centers
 
 
 class BaseTransformerKMeans(
@@ -132,27 +180,39 @@ class BaseTransformerKMeans(
             init = check_array(init, dtype=X.dtype, copy=True, order="C")
             self._check_center_shape(X, init)
         n_init = self._resolve_n_init()
-        tol = self._scaled_tolerance(X)
         random_state = check_random_state(self.random_state)
+        block = self._make_block()
 
-        # Centring dense data makes the expanded distances more accurate.
         data_mean = None
-        if not sp.issparse(X):
-            data_mean = X.mean(axis=0)
-            X -= data_mean
-            if self._init_is_array():
-                init -= data_mean
+        if block.normalisation is not None:
+            # Seeding and the tolerance see the data as the first layer does.
+            seeding_data = block.normalisation.points(PointTokens(X, sample_weight))
+            seeding_data = seeding_data.chunk(slice(None))
+            tol = self._scaled_tolerance(seeding_data)
+        else:
+            tol = self._scaled_tolerance(X)
+            if not sp.issparse(X):
+                # Centring makes the expanded distances more accurate.
+                data_mean = X.mean(axis=0)
+                X -= data_mean
+                if self._init_is_array():
+                    init -= data_mean
+            seeding_data = X
         try:
-            best = self._best_of_runs(X, sample_weight, init, n_init, tol, random_state)
+            network = Network(block, self.max_iter, tol, self.verbose)
+            points = PointTokens(X, sample_weight)
+            output = self._best_of_runs(
+                network, points, seeding_data, init, n_init, random_state
+            )
+            report = block.report(points, output.centers, output.labels)
         finally:
             if data_mean is not None and not self.copy_x:
                 X += data_mean
-        network, output, inertia = best
         centers = output.centers
         if data_mean is not None:
             centers = centers + data_mean
 
-        n_distinct = np.unique(output.labels).size
+        n_distinct = np.unique(output.labels[output.labels >= 0]).size
         if n_distinct < self.n_clusters:
             warnings.warn(
                 f"Only {n_distinct} distinct clusters were found for "
@@ -165,34 +225,45 @@ class BaseTransformerKMeans(
         self.cluster_centers_ = centers
         self._n_features_out = centers.shape[0]
         self.labels_ = output.labels
-        self.inertia_ = inertia
         self.n_iter_ = output.n_layers
+        for name, value in report.items():
+            setattr(self, f"{name}_", value)
         return self
 
-    def _best_of_runs(self, X, sample_weight, init, n_init, tol, random_state):
+    def _best_of_runs(self, network, points, seeding_data, init, n_init, random_state):
         """Run the network from ``n_init`` seedings; keep the lowest objective."""
-        points = PointTokens(X, sample_weight)
-        network = Network(self._make_block(), self.max_iter, tol, self.verbose)
-        squared_norms = row_norms(X, squared=True)
-        best = None
+        squared_norms = row_norms(seeding_data, squared=True)
+        best, best_objective = None, None
         for _ in range(n_init):
             centers = self._initial_centers(
-                X, squared_norms, sample_weight, init, random_state
+                seeding_data,
+                squared_norms,
+                points.sample_weight,
+                init,
+                random_state,
+                network.block.gate,
             )
             if self.verbose:
                 print("Initialization complete")
             output = network(points, centers)
-            inertia = network.block.objective(points, output.centers, output.labels)
+            objective = network.block.objective(points, output.centers, output.labels)
             # A lower objective with the same partition is only rounding.
             if best is None or (
-                inertia < best[2] and not same_partition(output.labels, best[1].labels)
+                objective < best_objective
+                and not same_partition(output.labels, best.labels)
             ):
-                best = (network, output, inertia)
+                best, best_objective = output, objective
         return best
 
-    def _initial_centers(self, X, squared_norms, sample_weight, init, random_state):
+    def _initial_centers(
+        self, X, squared_norms, sample_weight, init, random_state, gate=None
+    ):
         """Seed the centroid tokens, drawing from ``random_state``."""
-        if isinstance(init, str) and init == "k-means++":
+        if isinstance(init, str) and init == "k-means++" and gate is not None:
+            centers = gated_kmeans_plusplus(
+                X, self.n_clusters, sample_weight, gate, random_state
+            )
+        elif isinstance(init, str) and init == "k-means++":
             centers, _ = kmeans_plusplus(
                 X,
                 self.n_clusters,
@@ -312,7 +383,9 @@ class BaseTransformerKMeans(
             Index of the cluster each sample belongs to.
         """
         X, centers = self._validate_test_data(X)
-        points = PointTokens(X, np.ones(X.shape[0], dtype=X.dtype))
+        return self._predict(PointTokens(X, np.ones(X.shape[0], X.dtype)), centers)
+
+    def _predict(self, points, centers):
         return self.network_.block.assign(points, centers)
 
     def transform(self, X):
@@ -371,8 +444,8 @@ class BaseTransformerKMeans(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
         points = PointTokens(X, sample_weight)
-        block = self.network_.block
-        return -block.objective(points, centers, block.assign(points, centers))
+        labels = self._predict(points, centers)
+        return -self.network_.block.objective(points, centers, labels)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -77,6 +77,21 @@ class Softmax:
         scaled -= np.log(np.exp(scaled).sum(axis=1, keepdims=True))
         return SoftSlots(scaled)
 
+    def report(self, block, points, centers, labels, dissimilarities):
+        """The free energy of the final state.
+
+        ``F = sum_i w_i (d_i / 2 + log(r_i) / beta)``, with ``d_i`` the squared
+        distance of point ``i`` to its most responsible centroid and ``r_i``
+        that responsibility; it equals
+        ``-1/beta sum_i w_i log sum_j exp(-beta/2 ||x_i - c_j||^2)``, the
+        quantity soft k-means decreases.
+        """
+        top = block.read_slots(
+            points, centers, lambda slots: slots.log_responsibilities.max(axis=1)
+        )
+        energies = 0.5 * dissimilarities + top / self.beta
+        return {"free_energy": float(points.sample_weight @ energies)}
+
     def __repr__(self):
         return f"Softmax(beta={self.beta!r})"
 
@@ -387,15 +402,24 @@ class TrimmingGate:
     def __init__(self, trim_fraction):
         self.trim_fraction = trim_fraction
 
-    def __call__(self, labels, dissimilarities, sample_weight):
-        """Labels with -1 for the trimmed points."""
+    def kept(self, dissimilarities, sample_weight):
+        """Mask of the points the gate keeps."""
         farthest_first = np.argsort(-dissimilarities, kind="stable")
         cumulative = np.cumsum(sample_weight[farthest_first], dtype=np.float64)
         budget = self.trim_fraction * cumulative[-1]
         n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
-        gated = labels.copy()
-        gated[farthest_first[:n_trimmed]] = -1
-        return gated
+        kept = np.ones(dissimilarities.shape[0], dtype=bool)
+        kept[farthest_first[:n_trimmed]] = False
+        return kept
+
+    def __call__(self, labels, dissimilarities, sample_weight):
+        """Labels with -1 for the trimmed points."""
+        return np.where(self.kept(dissimilarities, sample_weight), labels, -1)
+
+    def report(self, block, points, centers, labels, dissimilarities):
+        """The trimming radius: the distance of the farthest kept point."""
+        kept = dissimilarities[labels >= 0]
+        return {"radius": float(np.sqrt(kept.max())) if kept.size else 0.0}
 
     def __repr__(self):
         return f"TrimmingGate(trim_fraction={self.trim_fraction!r})"

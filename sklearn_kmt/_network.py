@@ -160,18 +160,31 @@ class Block:
 
     def assign(self, points, centers):
         """The assignment attention alone: index of the best centroid of each point."""
-        return self.slots(points, centers, labels_only=True)
+        return self.read_slots(points, centers, lambda slots: slots.labels)
 
-    def slots(self, points, centers, labels_only=False):
-        """The slots written by the assignment attention, as a dense matrix."""
+    def read_slots(self, points, centers, read):
+        """The assignment attention alone, each chunk's slots read by ``read``.
+
+        Parameters
+        ----------
+        points : PointTokens
+        centers : ndarray of shape (n_clusters, n_features)
+        read : callable
+            Maps the slots of a chunk to an array with one row per point.
+
+        Returns
+        -------
+        values : ndarray
+            The chunks' arrays, concatenated.
+        """
         points, centers = self._normalised(points, centers)
         key_bias = self.assign_attention.key_bias(centers)
-        shape = (points.n_tokens,) if labels_only else (points.n_tokens, len(centers))
-        out = np.empty(shape, dtype=np.int32 if labels_only else np.float64)
-        for rows in points.rows(chunk_n_rows(points, len(centers))):
-            slots = self.assign_attention(points.chunk(rows), centers, key_bias)
-            out[rows] = slots.labels if labels_only else slots.dense()
-        return out
+        return np.concatenate(
+            [
+                read(self.assign_attention(points.chunk(rows), centers, key_bias))
+                for rows in points.rows(chunk_n_rows(points, len(centers)))
+            ]
+        )
 
     def dissimilarities(self, points, centers, labels):
         """Dissimilarity of each point to the centroid ``labels`` names."""
@@ -182,11 +195,27 @@ class Block:
 
     def objective(self, points, centers, labels):
         """Weighted dissimilarities to the assigned centroids; gated points excluded."""
+        return self.report(points, centers, labels, components=False)["inertia"]
+
+    def report(self, points, centers, labels, components=True):
+        """What is known of a final state.
+
+        The objective (``inertia``: weighted dissimilarities to the assigned
+        centroids, gated points excluded) and, with ``components``, what the
+        components report (a softmax its free energy, a gate its radius).
+        """
         kept = labels >= 0
         dissimilarities = self.dissimilarities(
             points, centers, np.where(kept, labels, 0)
         )
-        return float(np.dot(points.sample_weight[kept], dissimilarities[kept]))
+        weights = np.where(kept, points.sample_weight, 0)
+        report = {"inertia": float(np.dot(weights, dissimilarities))}
+        for component in (self.assign_attention.normalisation, self.gate):
+            if components and hasattr(component, "report"):
+                report.update(
+                    component.report(self, points, centers, labels, dissimilarities)
+                )
+        return report
 
 
 class NetworkOutput:
