@@ -212,8 +212,13 @@ class BaseTransformerKMeans(
         if data_mean is not None:
             centers = centers + data_mean
 
+        # Soft slots merge centroids by design at small beta; only hard
+        # assignments point to duplicated samples.
         n_distinct = np.unique(output.labels[output.labels >= 0]).size
-        if n_distinct < self.n_clusters:
+        if (
+            n_distinct < self.n_clusters
+            and block.assign_attention.normalisation.one_hot
+        ):
             warnings.warn(
                 f"Only {n_distinct} distinct clusters were found for "
                 f"n_clusters={self.n_clusters}; X probably has fewer distinct "

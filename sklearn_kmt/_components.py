@@ -24,6 +24,7 @@ point tokens (see :mod:`sklearn_kmt._network`).
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_distances, euclidean_distances
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
@@ -99,6 +100,17 @@ class Softmax:
 # -- scores of the assignment attention -----------------------------------------
 
 
+def dot_with_assigned(points, centers, labels):
+    """``x_i . c_{labels_i}`` for each row; a sparse row touches only its non-zeros."""
+    if not sp.issparse(points):
+        return np.einsum("ij,ij->i", points, centers[labels])
+    rows = np.repeat(np.arange(points.shape[0]), np.diff(points.indptr))
+    products = points.data * centers[labels[rows], points.indices]
+    return np.bincount(rows, weights=products, minlength=points.shape[0]).astype(
+        points.dtype, copy=False
+    )
+
+
 class SquaredEuclideanScore:
     """Score ``-1/2 ||x_i - c_j||^2``, up to a term constant per query.
 
@@ -112,19 +124,19 @@ class SquaredEuclideanScore:
         return -0.5 * row_norms(centers, squared=True)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
-        """``||x_i - c_{labels_i}||^2`` for every point token (chunked, direct)."""
+        """``||x_i - c_{labels_i}||^2`` for every point token (chunked)."""
         distances = np.empty(points.n_tokens, dtype=points.dtype)
+        center_norms = row_norms(centers, squared=True)
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
-            own_centers = centers[labels[rows]]
             if points.is_sparse:
-                # ||x||^2 - 2 x.c + ||c||^2, without densifying x
-                cross = np.asarray(chunk.multiply(own_centers).sum(axis=1)).ravel()
-                block = row_norms(chunk, squared=True) - 2 * cross
-                block += row_norms(own_centers, squared=True)
+                # ||x||^2 - 2 x.c + ||c||^2, touching only the non-zeros of x
+                block = row_norms(chunk, squared=True)
+                block -= 2 * dot_with_assigned(chunk, centers, labels[rows])
+                block += center_norms[labels[rows]]
                 np.maximum(block, 0, out=block)
             else:
-                difference = chunk - own_centers
+                difference = chunk - centers[labels[rows]]
                 block = np.einsum("ij,ij->i", difference, difference)
             distances[rows] = block
         return distances
@@ -153,12 +165,7 @@ class CosineScore:
         dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
-            own_centers = centers[labels[rows]]
-            if points.is_sparse:
-                cosine = np.asarray(chunk.multiply(own_centers).sum(axis=1)).ravel()
-            else:
-                cosine = np.einsum("ij,ij->i", chunk, own_centers)
-            dissimilarities[rows] = 1 - cosine
+            dissimilarities[rows] = 1 - dot_with_assigned(chunk, centers, labels[rows])
         return dissimilarities
 
     def distances(self, X, centers):

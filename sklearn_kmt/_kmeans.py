@@ -79,7 +79,7 @@ class TransformerKMeans(BaseTransformerKMeans):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of the features seen during fit, when X has string feature names.
 
     network_ : Network
@@ -102,12 +102,15 @@ class TransformerKMeans(BaseTransformerKMeans):
     assignments no longer change, the centroids move by less than the scaled
     ``tol``, or ``max_iter`` layers have run [1]_.
 
-    When an empty centroid cannot be relocated because every point already
-    sits on its centroid (fewer distinct points than clusters), it keeps its
-    place. scikit-learn moves it instead (to the heaviest centroid, or, when
-    that one comes later in order, to a point that is no centroid at all);
-    the labels are the same, but the move counts as a centroid shift, so
-    scikit-learn may run one layer more.
+    Empty centroids differ from scikit-learn in one respect: a centroid that
+    ends a layer with no weight keeps its place. That happens when it cannot
+    be relocated because every point already sits on its centroid (fewer
+    distinct points than clusters), or when the relocation head took its only
+    point. scikit-learn moves such a centroid instead, meaning to put it on
+    the heaviest centroid, but when the heaviest comes later in order it puts
+    it at that cluster's unnormalised sum, which is no centroid at all. The
+    move counts as a centroid shift and may create ties, so in these cases
+    scikit-learn may run one layer more or number the clusters differently.
 
     References
     ----------

@@ -25,14 +25,20 @@ CHUNK_BYTES = 8 * 2**20
 def chunk_n_rows(points, n_clusters):
     """Rows of point tokens streamed together through one layer.
 
-    The scores of one chunk, an ``(rows, n_clusters)`` matrix, take at most
-    ``CHUNK_BYTES`` (8 MiB) and at most scikit-learn's ``working_memory``
-    setting; they are the only per-chunk buffer that grows with ``n_clusters``.
-    So the engine never holds the full ``n_samples x n_clusters`` score matrix
-    when it is large.
+    A chunk's buffers hold, per row, its scores against the ``n_clusters``
+    centroids and either a difference of its data part with a centroid
+    (dense data) or a few arrays the size of its non-zeros (sparse data,
+    which is sliced, never densified). They take at most ``CHUNK_BYTES``
+    (8 MiB) and at most scikit-learn's ``working_memory`` setting, so the
+    engine never holds the full ``n_samples x n_clusters`` score matrix when
+    it is large.
     """
+    if points.is_sparse:
+        row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
+    else:
+        row_items = n_clusters + points.n_features
     budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
-    rows = int(budget // (n_clusters * points.dtype.itemsize))
+    rows = int(budget // (row_items * points.dtype.itemsize))
     return max(1, min(points.n_tokens, rows))
 
 

@@ -44,9 +44,22 @@ def test_one_block_is_one_textbook_lloyd_step(seed, sparse):
 def test_chunk_rows_follow_the_working_memory_budget():
     points = PointTokens(np.zeros((10**6, 2)), np.ones(10**6))
     with config_context(working_memory=1):
-        assert chunk_n_rows(points, n_clusters=16) == 2**20 // (16 * 8)
-    assert chunk_n_rows(points, n_clusters=16) * 16 * 8 <= 8 * 2**20
+        assert chunk_n_rows(points, n_clusters=16) == 2**20 // ((16 + 2) * 8)
+    assert chunk_n_rows(points, n_clusters=16) * (16 + 2) * 8 <= 8 * 2**20
     assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
+    sparse_points = PointTokens(sp.csr_matrix((10**6, 10**5)), np.ones(10**6))
+    assert chunk_n_rows(sparse_points, n_clusters=16) == 8 * 2**20 // (16 * 8)
+    n_rows = 10**5
+    ten_per_row = sp.csr_matrix(
+        (
+            np.ones(10 * n_rows),
+            np.tile(np.arange(10), n_rows),
+            np.arange(n_rows + 1) * 10,
+        ),
+        shape=(n_rows, 10**4),
+    )
+    sparse_points = PointTokens(ten_per_row, np.ones(n_rows))
+    assert chunk_n_rows(sparse_points, n_clusters=16) == 8 * 2**20 // (56 * 8)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -57,7 +70,8 @@ def test_network_result_does_not_depend_on_the_chunk_size(sparse):
     points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
     network = Network(Block(), max_layers=50, tol=0.0)
     whole = network(points, centers)
-    with config_context(working_memory=6 * 8 * 100 / 2**20):  # 100-row chunks
+    row_items = 6 + (4 * 4 if sparse else 4)  # 4 non-zeros or 4 features a row
+    with config_context(working_memory=row_items * 8 * 100 / 2**20):  # 100 rows
         assert chunk_n_rows(points, 6) == 100
         chunked = network(points, centers)
     np.testing.assert_array_equal(chunked.labels, whole.labels)

@@ -1,0 +1,182 @@
+"""TransformerTrimmedKMeans: the k-means transformer with a gate after assignment."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseTransformerKMeans
+from ._components import (
+    AssignAttention,
+    Hardmax,
+    SquaredEuclideanScore,
+    TrimmingGate,
+)
+from ._network import Block
+
+
+class TransformerTrimmedKMeans(BaseTransformerKMeans):
+    """Trimmed k-means: the k-means transformer with an MLP gate after assignment.
+
+    After the assignment attention, a gate zeroes the assignment slot of the
+    points farthest from their centroid, which together carry
+    ``trim_fraction`` of the total sample weight, so the update attention
+    averages only the kept points: centroids are not dragged by outliers,
+    and the trimmed points are reported as outliers (label -1).
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters, that is of centroid tokens.
+
+    trim_fraction : float, default=0.1
+        Fraction of the total sample weight trimmed in every layer, in [0, 1).
+        With unit weights exactly ``floor(trim_fraction * n_samples)`` points
+        are trimmed; with weights, the farthest points whose cumulative weight
+        does not exceed ``trim_fraction`` times the total. 0 gives
+        :class:`TransformerKMeans`.
+
+    init : {"k-means++", "random"}, callable or array-like of shape \
+            (n_clusters, n_features), default="k-means++"
+        How the centroid tokens are seeded. "k-means++" is gated here: the
+        candidates are drawn only among the points the gate would keep (see
+        Notes). Other values mean what they mean for :class:`TransformerKMeans`.
+
+    n_init : "auto" or int, default="auto"
+        Number of seedings to run; the one with the lowest trimmed inertia is
+        kept.
+
+    max_iter : int, default=300
+        Maximum number of layers in one run.
+
+    tol : float, default=1e-4
+        Tolerance on the summed squared shift of the centroids between two
+        layers, relative to the mean variance of the features.
+
+    verbose : int, default=0
+        Print the objective after each layer when positive.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the centroid tokens.
+
+    copy_x : bool, default=True
+        Whether the centring of dense data may be done on a copy (see
+        :class:`TransformerKMeans`).
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centroids of the kept points after the last layer.
+
+    labels_ : ndarray of shape (n_samples,)
+        Cluster index of each training sample, -1 for the trimmed ones.
+
+    inertia_ : float
+        Weighted sum of squared distances of the kept samples to their
+        centroid (the trimmed k-means criterion).
+
+    radius_ : float
+        The trimming distance at convergence: the Euclidean distance of the
+        farthest kept sample to its centroid.
+
+    n_iter_ : int
+        Number of layers run in the kept seeding.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of the features seen during fit, when X has string feature names.
+
+    network_ : Network
+        The transformer that ran.
+
+    See Also
+    --------
+    TransformerKMeans : The same transformer without the gate.
+
+    Notes
+    -----
+    Each layer is one concentration step of trimmed k-means [1]_: assign every
+    point to its nearest centroid, trim the farthest ``trim_fraction`` of the
+    weight, and move each centroid to the weighted mean of its kept points.
+    Ties in distance are trimmed in order of the sample index. The trimmed
+    criterion never increases from layer to layer.
+
+    Plain k-means++ picks far outliers first, which is what trimming is meant
+    to ignore. The gated k-means++ used here draws each new center only among
+    the points the gate keeps given the centers so far, with probability
+    proportional to weight times squared distance, and keeps the best of
+    ``2 + log(n_clusters)`` candidates by the gated potential; even the first
+    center is the best of such candidates, so a lone outlier is not chosen.
+
+    ``predict`` gives -1 to samples farther than ``radius_`` from their
+    nearest centroid, so the fitted model is also an outlier detector; on the
+    training samples it reproduces ``labels_`` up to rounding at the boundary.
+
+    References
+    ----------
+    .. [1] J. A. Cuesta-Albertos, A. Gordaliza and C. Matrán, "Trimmed
+       k-means: an attempt to robustify quantizers", The Annals of Statistics
+       25(2), 1997.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt import TransformerTrimmedKMeans
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0],
+    ...               [10.0, 10.0], [10.0, 11.0], [11.0, 10.0], [11.0, 11.0],
+    ...               [100.0, -100.0], [50.0, 50.0]])
+    >>> trimmed = TransformerTrimmedKMeans(n_clusters=2, trim_fraction=0.2,
+    ...                                    random_state=0).fit(X)
+    >>> trimmed.labels_[-2:]
+    array([-1, -1], dtype=int32)
+    >>> np.sort(trimmed.cluster_centers_, axis=0)
+    array([[ 0.5,  0.5],
+           [10.5, 10.5]])
+    >>> trimmed.predict([[0.2, 0.3], [30.0, 30.0]]) == [trimmed.labels_[0], -1]
+    array([ True,  True])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseTransformerKMeans._parameter_constraints,
+        "trim_fraction": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        trim_fraction=0.1,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+    ):
+        super().__init__(
+            n_clusters,
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            random_state=random_state,
+            copy_x=copy_x,
+        )
+        self.trim_fraction = trim_fraction
+
+    def _make_block(self):
+        return Block(
+            AssignAttention(SquaredEuclideanScore(), Hardmax()),
+            gate=TrimmingGate(self.trim_fraction),
+        )
+
+    def _predict(self, points, centers):
+        block = self.network_.block
+        labels = block.assign(points, centers)
+        distances = np.sqrt(block.dissimilarities(points, centers, labels))
+        labels[distances > self.radius_] = -1
+        return labels
