@@ -21,10 +21,11 @@ ESTIMATORS = _public_estimators()
 
 _SEEDING_REASON = (
     "k-means seeding draws from the random stream differently on reweighted "
-    "and on repeated samples, as for sklearn.cluster.KMeans; the equivalence "
-    "holds exactly for a fixed init (test_weighted_vs_repeated) and in "
-    "distribution for k-means++ "
-    "(test_kmeans_plusplus_weights_same_distribution_as_repetition)"
+    "and on repeated samples, as for sklearn.cluster.KMeans; with a fixed init "
+    "integer weights equal repetition exactly, and with k-means++ in "
+    "distribution (test_kmeans.py::test_weighted_vs_repeated, "
+    "test_kmeans_plusplus_weights_same_distribution_as_repetition; "
+    "test_weights.py for every variant)"
 )
 
 
