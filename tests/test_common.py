@@ -23,9 +23,8 @@ _SEEDING_REASON = (
     "k-means seeding draws from the random stream differently on reweighted "
     "and on repeated samples, as for sklearn.cluster.KMeans; with a fixed init "
     "integer weights equal repetition exactly, and with k-means++ in "
-    "distribution (test_kmeans.py::test_weighted_vs_repeated, "
-    "test_kmeans_plusplus_weights_same_distribution_as_repetition; "
-    "test_weights.py for every variant)"
+    "distribution (test_kmeans.py::test_weighted_vs_repeated and "
+    "test_weights.py)"
 )
 
 

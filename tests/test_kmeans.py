@@ -6,14 +6,12 @@ The reference for every numerical result is ``sklearn.cluster.KMeans`` with
 
 import pickle
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.stats import chi2_contingency
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
@@ -520,93 +518,7 @@ def test_weighted_vs_repeated(container, dtype):
     )
 
 
-# ---------------------------------------------------------------------------
-# 4. k-means++ seeding: weights act like repetition, in distribution
-# ---------------------------------------------------------------------------
-
-_GROUP_LOCATIONS = np.array([[0.0, 0.0], [9.0, 1.0], [2.0, 11.0], [13.0, 9.0]])
-
-
-def _grouped_weighted_data():
-    """Four tight, irregularly placed groups with very different weights."""
-    rng = np.random.RandomState(0)
-    n_per_group = 4
-    X = np.concatenate(
-        [loc + 0.1 * rng.normal(size=(n_per_group, 2)) for loc in _GROUP_LOCATIONS]
-    )
-    groups = np.repeat(np.arange(len(_GROUP_LOCATIONS)), n_per_group)
-    sample_weight = np.repeat([5, 1, 3, 1], n_per_group) + rng.randint(
-        0, 2, size=X.shape[0]
-    )
-    return X, groups, sample_weight
-
-
-def _partition_outcomes(X, groups, sample_weight, seeds):
-    """Partition of the groups after k-means++ and one Lloyd step, per seed.
-
-    The outcome is the majority label of each group, renumbered by first
-    appearance, e.g. (0, 0, 1, 1).
-    """
-    outcomes = []
-    for seed in seeds:
-        km = TransformerKMeans(
-            2, init="k-means++", n_init=1, max_iter=1, random_state=seed
-        ).fit(X, sample_weight=sample_weight)
-        majority = [
-            np.bincount(km.labels_[groups == g]).argmax()
-            for g in range(groups.max() + 1)
-        ]
-        renumber = {}
-        outcomes.append(tuple(renumber.setdefault(j, len(renumber)) for j in majority))
-    return outcomes
-
-
-def _homogeneity_pvalue(outcomes_a, outcomes_b):
-    """Chi-square test that two samples of categories share one distribution.
-
-    Categories seen fewer than 10 times in total are pooled so that the
-    expected cell counts stay large enough for the chi-square approximation.
-    """
-    total = Counter(outcomes_a) + Counter(outcomes_b)
-    keep = sorted(c for c, n in total.items() if n >= 10)
-
-    def row(outcomes):
-        counts = Counter(outcomes)
-        kept = [counts[c] for c in keep]
-        return kept + [len(outcomes) - sum(kept)]
-
-    table = np.array([row(outcomes_a), row(outcomes_b)])
-    table = table[:, table.sum(axis=0) > 0]
-    assert table.shape[1] >= 2
-    return chi2_contingency(table).pvalue
-
-
-def test_kmeans_plusplus_weights_same_distribution_as_repetition():
-    """k-means++ seeding with integer weights behaves like repeated samples.
-
-    The same seed draws differently on weighted and on repeated data, so the
-    guarantee is about distributions: over disjoint sets of seeds, the
-    partition reached after k-means++ and one Lloyd step has the same
-    distribution for the weighted and the repeated data. A chi-square test of
-    homogeneity must not reject at level 1e-3, i.e. a correct implementation
-    would fail with probability about 1e-3 over the choice of seeds; the seeds
-    are fixed, so the outcome is deterministic. The second comparison shows
-    the test has power: dropping the weights changes the distribution and is
-    rejected at the same level.
-    """
-    X, groups, sample_weight = _grouped_weighted_data()
-    X_rep = np.repeat(X, sample_weight, axis=0)
-    groups_rep = np.repeat(groups, sample_weight)
-    n_seeds = 600
-
-    weighted = _partition_outcomes(X, groups, sample_weight, range(n_seeds))
-    repeated = _partition_outcomes(X_rep, groups_rep, None, range(n_seeds, 2 * n_seeds))
-    unweighted = _partition_outcomes(
-        X, groups, None, range(2 * n_seeds, 2 * n_seeds + 300)
-    )
-
-    assert _homogeneity_pvalue(weighted, repeated) > 1e-3
-    assert _homogeneity_pvalue(weighted, unweighted) < 1e-3
+# 4. k-means++ seeding with weights draws like repetition: tests/test_weights.py
 
 
 # ---------------------------------------------------------------------------

@@ -153,11 +153,12 @@ def homogeneity_pvalue(outcomes, other_outcomes):
 @pytest.mark.parametrize(
     "Estimator, params",
     [
+        (TransformerKMeans, {}),
         (TransformerSoftKMeans, {"beta": 1.0}),
         (TransformerSphericalKMeans, {}),
         (TransformerTrimmedKMeans, {"trim_fraction": 0.0}),
     ],
-    ids=["soft", "spherical", "trimmed"],
+    ids=["kmeans", "soft", "spherical", "trimmed"],
 )
 def test_kmeans_plusplus_with_weights_draws_like_repetition(Estimator, params):
     """The seeding with integer weights has the distribution of repetition.
@@ -192,12 +193,3 @@ def test_kmeans_plusplus_with_weights_draws_like_repetition(Estimator, params):
     weighted, repeated, unweighted = outcomes
     assert homogeneity_pvalue(weighted, repeated) > 1e-3
     assert homogeneity_pvalue(weighted, unweighted) < 1e-3
-
-
-def test_kmeans_weights_reference_is_the_same_as_for_variants():
-    """TransformerKMeans passes the same fixed-init comparison (a control)."""
-    X, sample_weight, init = weighted_problem()
-    params = dict(n_clusters=4, init=init, tol=0.0)
-    weighted = TransformerKMeans(**params).fit(X, sample_weight=sample_weight)
-    repeated = TransformerKMeans(**params).fit(np.repeat(X, sample_weight, axis=0))
-    assert_array_equal(repeated.labels_, np.repeat(weighted.labels_, sample_weight))
