@@ -20,7 +20,6 @@ from sklearn.base import (
 )
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
@@ -44,22 +43,26 @@ def same_partition(labels, other_labels):
     )
 
 
-def gated_kmeans_plusplus(X, n_clusters, sample_weight, gate, random_state):
-    """Greedy k-means++ seeding that ignores the points a gate would zero.
+def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, gate):
+    """Greedy k-means++ seeding with any dissimilarity, among the points a gate keeps.
 
     Each center is the best of ``2 + log(n_clusters)`` candidates, drawn with
-    probability proportional to weight times squared distance to the nearest
-    center chosen so far, where the gate first removes the farthest points
-    (so far outliers are never drawn); the best candidate is the one with the
-    lowest gated potential (the first center too, drawn by weight alone).
+    probability proportional to weight times dissimilarity to the nearest
+    center chosen so far (squared Euclidean distance: k-means++; a metric:
+    k-medoids++), where the gate, if any, first removes the farthest points,
+    so that far outliers are never drawn; the best candidate is the one with
+    the lowest (gated) potential. The first center is the best of candidates
+    drawn by weight alone.
 
     Parameters
     ----------
     X : {ndarray, csr_matrix} of shape (n_samples, n_features)
     n_clusters : int
     sample_weight : ndarray of shape (n_samples,)
-    gate : TrimmingGate
     random_state : RandomState instance
+    dissimilarity : callable
+        ``dissimilarity(X, Y)`` gives the matrix of dissimilarities.
+    gate : TrimmingGate or None
 
     Returns
     -------
@@ -69,6 +72,8 @@ def gated_kmeans_plusplus(X, n_clusters, sample_weight, gate, random_state):
     n_trials = 2 + int(np.log(n_clusters))
 
     def gated(distances):
+        if gate is None:
+            return distances
         return np.where(gate.kept(distances, sample_weight), distances, 0.0)
 
     probability = sample_weight.astype(np.float64)
@@ -79,7 +84,7 @@ def gated_kmeans_plusplus(X, n_clusters, sample_weight, gate, random_state):
         candidates = random_state.choice(
             n_samples, size=n_trials, p=probability / probability.sum()
         )
-        distances = euclidean_distances(X, X[candidates], squared=True)
+        distances = dissimilarity(X, X[candidates])
         if nearest is not None:
             np.minimum(distances, nearest[:, None], out=distances)
         potentials = [sample_weight @ gated(column) for column in distances.T]
@@ -99,6 +104,9 @@ class BaseTransformerKMeans(
     metaclass=ABCMeta,
 ):
     """Base class of the k-means transformers; not for direct use."""
+
+    # Consecutive layers without a centroid shift beyond tol before stopping.
+    _patience = 1
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
@@ -184,12 +192,15 @@ class BaseTransformerKMeans(
         block = self._make_block()
 
         data_mean = None
-        if block.normalisation is not None:
+        if block.normalisation is not None or not (
+            block.assign_attention.score.translation_invariant
+        ):
             # Seeding and the tolerance see the data as the first layer does.
             seeding_data = block.normalisation.points(PointTokens(X, sample_weight))
             seeding_data = seeding_data.chunk(slice(None))
             tol = self._scaled_tolerance(seeding_data)
         else:
+            # Translation-invariant scores: centring changes no assignment.
             tol = self._scaled_tolerance(X)
             if not sp.issparse(X):
                 # Centring makes the expanded distances more accurate.
@@ -199,7 +210,7 @@ class BaseTransformerKMeans(
                     init -= data_mean
             seeding_data = X
         try:
-            network = Network(block, self.max_iter, tol, self.verbose)
+            network = Network(block, self.max_iter, tol, self.verbose, self._patience)
             points = PointTokens(X, sample_weight)
             output = self._best_of_runs(
                 network, points, seeding_data, init, n_init, random_state
@@ -246,7 +257,7 @@ class BaseTransformerKMeans(
                 points.sample_weight,
                 init,
                 random_state,
-                network.block.gate,
+                network.block,
             )
             if self.verbose:
                 print("Initialization complete")
@@ -261,12 +272,24 @@ class BaseTransformerKMeans(
         return best
 
     def _initial_centers(
-        self, X, squared_norms, sample_weight, init, random_state, gate=None
+        self, X, squared_norms, sample_weight, init, random_state, block
     ):
-        """Seed the centroid tokens, drawing from ``random_state``."""
-        if isinstance(init, str) and init == "k-means++" and gate is not None:
-            centers = gated_kmeans_plusplus(
-                X, self.n_clusters, sample_weight, gate, random_state
+        """Seed the centroid tokens, drawing from ``random_state``.
+
+        "k-means++" is scikit-learn's, unless the block has a gate or ranks by
+        another dissimilarity ("k-medoids++"): then the greedy seeding of
+        :func:`greedy_plusplus` draws with the block's dissimilarity among the
+        points its gate keeps.
+        """
+        plain = block.gate is None and init == "k-means++"
+        if isinstance(init, str) and init.endswith("++") and not plain:
+            centers = greedy_plusplus(
+                X,
+                self.n_clusters,
+                sample_weight,
+                random_state,
+                block.assign_attention.score.pairwise,
+                block.gate,
             )
         elif isinstance(init, str) and init == "k-means++":
             centers, _ = kmeans_plusplus(

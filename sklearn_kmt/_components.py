@@ -25,7 +25,11 @@ point tokens (see :mod:`sklearn_kmt._network`).
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.metrics.pairwise import cosine_distances, euclidean_distances
+from sklearn.metrics.pairwise import (
+    cosine_distances,
+    euclidean_distances,
+    manhattan_distances,
+)
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._tokens import OneHotSlots, SoftSlots
@@ -100,15 +104,27 @@ class Softmax:
 # -- scores of the assignment attention -----------------------------------------
 
 
+def _inverse_norms(squared_norms):
+    norms = np.sqrt(squared_norms)
+    inverse = np.zeros_like(norms)
+    np.divide(1.0, norms, out=inverse, where=norms > 0)
+    return inverse
+
+
+def nonzero_rows_and_centers(points, centers, labels):
+    """For each non-zero of CSR ``points``: its row, and its row's center there."""
+    rows = np.repeat(np.arange(points.shape[0]), np.diff(points.indptr))
+    return rows, centers[labels[rows], points.indices]
+
+
 def dot_with_assigned(points, centers, labels):
     """``x_i . c_{labels_i}`` for each row; a sparse row touches only its non-zeros."""
     if not sp.issparse(points):
         return np.einsum("ij,ij->i", points, centers[labels])
-    rows = np.repeat(np.arange(points.shape[0]), np.diff(points.indptr))
-    products = points.data * centers[labels[rows], points.indices]
-    return np.bincount(rows, weights=products, minlength=points.shape[0]).astype(
-        points.dtype, copy=False
-    )
+    rows, own = nonzero_rows_and_centers(points, centers, labels)
+    return np.bincount(
+        rows, weights=points.data * own, minlength=points.shape[0]
+    ).astype(points.dtype, copy=False)
 
 
 class SquaredEuclideanScore:
@@ -117,11 +133,24 @@ class SquaredEuclideanScore:
     The query and key projections select the data part, and the score is
     ``x_i . c_j - 1/2 ||c_j||^2``: one matrix product plus a per-key bias.
     The dropped ``-1/2 ||x_i||^2`` changes neither a hardmax nor a softmax
-    over the keys of one query.
+    over the keys of one query. The dissimilarity it ranks by is the squared
+    Euclidean distance.
     """
+
+    translation_invariant = True
 
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
+
+    def scores(self, points, centers, key_bias):
+        """Scores of a chunk of point tokens against every centroid, (m, k)."""
+        scores = safe_sparse_dot(points, centers.T, dense_output=True)
+        scores += key_bias
+        return scores
+
+    def pairwise(self, points, centers):
+        """The dissimilarity of every point to every center."""
+        return euclidean_distances(points, centers, squared=True)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||^2`` for every point token (chunked)."""
@@ -146,27 +175,96 @@ class SquaredEuclideanScore:
         return euclidean_distances(X, centers)
 
     def __repr__(self):
-        return "SquaredEuclideanScore()"
+        return f"{type(self).__name__}()"
 
 
-class CosineScore:
-    """Score ``x_i . c_j`` of unit tokens: their cosine similarity.
+class EuclideanScore(SquaredEuclideanScore):
+    """Score ``-||x_i - c_j||``: it ranks as the squared score, whose matrix
+    product it reuses, but its dissimilarity is the distance itself."""
 
-    Used behind a :class:`UnitSphereNormalisation`, which puts both streams
-    on the unit sphere; a zero point token stays zero and is equally similar
-    (0) to every centroid.
-    """
+    def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
+        return np.sqrt(
+            super().dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+        )
+
+    def pairwise(self, points, centers):
+        return euclidean_distances(points, centers)
+
+
+class ManhattanScore:
+    """Score ``-||x_i - c_j||_1``, the negative city-block distance."""
+
+    translation_invariant = True
 
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
+    def scores(self, points, centers, key_bias):
+        return -manhattan_distances(points, centers)
+
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
-        """``1 - x_i . c_{labels_i}`` for every (unit) point token."""
-        dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
+        """``||x_i - c_{labels_i}||_1`` for every point token (chunked)."""
+        distances = np.empty(points.n_tokens, dtype=points.dtype)
+        center_norms = np.abs(centers).sum(axis=1)
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
-            dissimilarities[rows] = 1 - dot_with_assigned(chunk, centers, labels[rows])
+            if points.is_sparse:
+                # |c| everywhere, corrected where x has its non-zeros
+                row_of, own = nonzero_rows_and_centers(chunk, centers, labels[rows])
+                correction = np.abs(chunk.data - own) - np.abs(own)
+                block = center_norms[labels[rows]] + np.bincount(
+                    row_of, weights=correction, minlength=chunk.shape[0]
+                )
+            else:
+                block = np.abs(chunk - centers[labels[rows]]).sum(axis=1)
+            distances[rows] = block
+        return distances
+
+    def pairwise(self, points, centers):
+        return manhattan_distances(points, centers)
+
+    def distances(self, X, centers):
+        return manhattan_distances(X, centers)
+
+    def __repr__(self):
+        return "ManhattanScore()"
+
+
+class CosineScore:
+    """Score ``cos(x_i, c_j)``, the cosine similarity.
+
+    Behind a :class:`UnitSphereNormalisation` both streams are on the unit
+    sphere and the score is the plain product ``x_i . c_j``; otherwise the
+    key projection normalises the centroids (the query's norm does not change
+    the ranking). A zero token is equally similar (0) to every centroid. The
+    dissimilarity is ``1 - cos``.
+    """
+
+    translation_invariant = False
+
+    def key_bias(self, centers):
+        return np.zeros(centers.shape[0], dtype=centers.dtype)
+
+    def scores(self, points, centers, key_bias):
+        unit_centers = centers * _inverse_norms(row_norms(centers, squared=True))[
+            :, None
+        ].astype(centers.dtype)
+        return safe_sparse_dot(points, unit_centers.T, dense_output=True)
+
+    def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
+        """``1 - cos(x_i, c_{labels_i})`` for every point token."""
+        dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
+        inverse_center_norms = _inverse_norms(row_norms(centers, squared=True))
+        for rows in points.rows(chunk_n_rows):
+            chunk = points.chunk(rows)
+            cosines = dot_with_assigned(chunk, centers, labels[rows])
+            cosines *= inverse_center_norms[labels[rows]]
+            cosines *= _inverse_norms(row_norms(chunk, squared=True))
+            dissimilarities[rows] = 1 - cosines
         return dissimilarities
+
+    def pairwise(self, points, centers):
+        return cosine_distances(points, centers)
 
     def distances(self, X, centers):
         """Cosine distances, for ``transform``."""
@@ -215,9 +313,7 @@ class AssignAttention:
 
     def scores(self, points, centers, key_bias):
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
-        scores = safe_sparse_dot(points, centers.T, dense_output=True)
-        scores += key_bias
-        return scores
+        return self.score.scores(points, centers, key_bias)
 
     def __call__(self, points, centers, key_bias):
         """New assignment slots of a chunk of point tokens."""
@@ -273,7 +369,7 @@ class ClusterStatistics:
 
 
 class UpdateAttention:
-    """Update cross-attention: each centroid attends to the points.
+    """Update cross-attention: each centroid attends to the points (a mean).
 
     Notes
     -----
@@ -295,6 +391,12 @@ class UpdateAttention:
     keeps it in place.
     """
 
+    deterministic = True
+
+    def statistics(self, n_clusters, n_features):
+        """Empty running sums, to stream the point tokens into."""
+        return ClusterStatistics(n_clusters, n_features)
+
     def accumulate(self, statistics, points, slots, sample_weight):
         """Add a chunk of point tokens and their slots to the running sums."""
         weights, shift = slots.update_weights(sample_weight)
@@ -305,8 +407,12 @@ class UpdateAttention:
             shift,
         )
 
-    def __call__(self, statistics, centers):
-        """The centroid stream after the attention and its residual."""
+    def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
+        """The centroid stream after the attention and its residual.
+
+        The streamed ``statistics`` already hold what the attention reads of
+        the point tokens; the other arguments are not needed.
+        """
         attended = statistics.weights > 0
         new_centers = centers.copy()
         new_centers[attended] = (
@@ -316,6 +422,92 @@ class UpdateAttention:
 
     def __repr__(self):
         return "UpdateAttention()"
+
+
+class MedoidSamplingAttention:
+    """Update cross-attention that samples: each centroid moves to a member.
+
+    Parameters
+    ----------
+    n_candidates : int
+        Number ``m`` of members each centroid samples per layer.
+    random_state : RandomState instance
+        Source of the Gumbel noise.
+
+    Notes
+    -----
+    The score of point ``i`` for centroid ``j`` is that of the mean update,
+    ``log y_ij + log w_i``, plus standard Gumbel noise ``g_i``; a hardmax over
+    its ``m`` largest entries (Gumbel-top-m) draws ``m`` distinct members of
+    cluster ``j`` without replacement, with probability proportional to their
+    sample weight. Each candidate, and the member nearest to the current
+    centroid (the current medoid itself, once the centroids are data points),
+    is scored by its total weighted dissimilarity to the members of the
+    cluster; the centroid moves to the best, ties going to the current one.
+    The objective therefore never increases. Time and memory per layer are
+    ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
+    candidates are computed, never the ``n x n`` matrix.
+    """
+
+    deterministic = False
+
+    def __init__(self, n_candidates, random_state):
+        self.n_candidates = n_candidates
+        self.random_state = random_state
+
+    def statistics(self, n_clusters, n_features):
+        return None
+
+    def accumulate(self, statistics, points, slots, sample_weight):
+        """Nothing to stream: sampling needs every slot first."""
+
+    def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
+        sample_weight = points.sample_weight
+        members = np.flatnonzero(labels >= 0)
+        own = score.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+        with np.errstate(divide="ignore"):
+            keys = np.log(sample_weight) + self.random_state.gumbel(
+                size=sample_weight.shape[0]
+            )
+        # Per cluster: the member nearest to the current centroid first, then
+        # the m members with the largest keys (the Gumbel-top-m draw).
+        nearest = _first_per_group(
+            members[np.lexsort((own[members], labels[members]))], labels
+        )
+        by_key = members[np.lexsort((-keys[members], labels[members]))]
+        by_key = by_key[np.isfinite(keys[by_key])]
+        drawn = by_key[_rank_in_group(labels[by_key]) < self.n_candidates]
+        candidates = np.concatenate([nearest, drawn])
+        candidate_cluster = labels[candidates]
+        candidate_points = points.dense_rows(candidates)
+
+        costs = np.zeros(candidates.shape[0])
+        rows_per_chunk = max(1, chunk_n_rows // (self.n_candidates + 1))
+        for rows in points.rows(rows_per_chunk):
+            dissimilarities = score.pairwise(points.chunk(rows), candidate_points)
+            dissimilarities *= labels[rows, None] == candidate_cluster[None, :]
+            costs += sample_weight[rows] @ dissimilarities
+        best = _first_per_group(
+            np.lexsort((costs, candidate_cluster)), candidate_cluster
+        )
+        new_centers = centers.copy()
+        new_centers[candidate_cluster[best]] = candidate_points[best]
+        return new_centers
+
+    def __repr__(self):
+        return f"MedoidSamplingAttention(n_candidates={self.n_candidates!r})"
+
+
+def _rank_in_group(groups):
+    """Position of each entry within its run of equal, sorted ``groups``."""
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    run_lengths = np.diff(np.r_[starts, groups.shape[0]])
+    return np.arange(groups.shape[0]) - np.repeat(starts, run_lengths)
+
+
+def _first_per_group(order, groups):
+    """The first entry of ``order`` for each distinct value of ``groups[order]``."""
+    return order[_rank_in_group(groups[order]) == 0]
 
 
 class RelocationHead:
@@ -356,13 +548,6 @@ class RelocationHead:
 
 
 # -- the normalisation layer and the gate --------------------------------------
-
-
-def _inverse_norms(squared_norms):
-    norms = np.sqrt(squared_norms)
-    inverse = np.zeros_like(norms)
-    np.divide(1.0, norms, out=inverse, where=norms > 0)
-    return inverse
 
 
 class UnitSphereNormalisation:

@@ -1,14 +1,7 @@
 """TransformerKMeans: the k-means transformer itself, no component swapped."""
 
 from ._base import BaseTransformerKMeans
-from ._components import (
-    AssignAttention,
-    Hardmax,
-    RelocationHead,
-    SquaredEuclideanScore,
-    UpdateAttention,
-)
-from ._network import Block
+from ._network import kmeans_block
 
 
 class TransformerKMeans(BaseTransformerKMeans):
@@ -135,8 +128,4 @@ class TransformerKMeans(BaseTransformerKMeans):
     """
 
     def _make_block(self):
-        return Block(
-            assign_attention=AssignAttention(SquaredEuclideanScore(), Hardmax()),
-            update_attention=UpdateAttention(),
-            relocation_head=RelocationHead(),
-        )
+        return kmeans_block()

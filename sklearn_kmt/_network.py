@@ -9,12 +9,7 @@ holds the package's only iteration loop.
 import numpy as np
 from sklearn import get_config
 
-from ._components import (
-    AssignAttention,
-    ClusterStatistics,
-    RelocationHead,
-    UpdateAttention,
-)
+from ._components import AssignAttention, RelocationHead, UpdateAttention
 from ._tokens import OneHotSlots
 
 # Upper bound on the scores of one chunk: large enough that the per-chunk
@@ -45,14 +40,18 @@ def chunk_n_rows(points, n_clusters):
 class Block:
     """One layer of the k-means transformer: one Lloyd iteration.
 
+    :func:`kmeans_block` builds the layer of k-means, with any component
+    changed.
+
     Parameters
     ----------
-    assign_attention : AssignAttention, default=AssignAttention()
+    assign_attention : AssignAttention
         Points attend to centroids and write their new assignment slot.
-    update_attention : UpdateAttention, default=UpdateAttention()
-        Centroids attend to the points and move to their weighted mean.
-    relocation_head : RelocationHead, default=RelocationHead()
-        Empty centroids take the farthest points.
+    update_attention : UpdateAttention or MedoidSamplingAttention
+        Centroids attend to the points and move to their weighted mean (or,
+        sampling, to their best member).
+    relocation_head : RelocationHead, default=None
+        Empty centroids take the farthest points; None for none.
     normalisation : UnitSphereNormalisation, default=None
         A normalisation layer on both streams; None for none.
     gate : TrimmingGate, default=None
@@ -76,17 +75,26 @@ class Block:
 
     def __init__(
         self,
-        assign_attention=None,
-        update_attention=None,
+        assign_attention,
+        update_attention,
         relocation_head=None,
         normalisation=None,
         gate=None,
     ):
-        self.assign_attention = assign_attention or AssignAttention()
-        self.update_attention = update_attention or UpdateAttention()
-        self.relocation_head = relocation_head or RelocationHead()
+        self.assign_attention = assign_attention
+        self.update_attention = update_attention
+        self.relocation_head = relocation_head
         self.normalisation = normalisation
         self.gate = gate
+
+    @property
+    def converges_strictly(self):
+        """Whether a repeated assignment means the layer reached a fixed point:
+        the slots are one-hot and the update does not sample."""
+        return (
+            self.assign_attention.normalisation.one_hot
+            and self.update_attention.deterministic
+        )
 
     def __call__(self, points, centers):
         """Apply the layer.
@@ -107,17 +115,18 @@ class Block:
         points, centers = self._normalised(points, centers)
         n_clusters, n_features = centers.shape
         rows_per_chunk = chunk_n_rows(points, n_clusters)
-        statistics = ClusterStatistics(n_clusters, n_features)
-        labels = self._point_stream(points, centers, rows_per_chunk, statistics)
-        self.relocation_head(
-            statistics,
-            points,
-            labels,
-            centers,
-            self.assign_attention.score,
-            rows_per_chunk,
+        statistics = self.update_attention.statistics(n_clusters, n_features)
+        labels = self._point_stream(
+            points, centers, rows_per_chunk, statistics, update=True
         )
-        new_centers = self.update_attention(statistics, centers)
+        score = self.assign_attention.score
+        if self.relocation_head is not None:
+            self.relocation_head(
+                statistics, points, labels, centers, score, rows_per_chunk
+            )
+        new_centers = self.update_attention(
+            statistics, centers, points, labels, score, rows_per_chunk
+        )
         if self.normalisation is not None:
             new_centers = self.normalisation(new_centers)
         return labels, new_centers.astype(centers.dtype, copy=False)
@@ -127,13 +136,16 @@ class Block:
             return points, centers
         return self.normalisation.points(points), self.normalisation(centers)
 
-    def _point_stream(self, points, centers, rows_per_chunk, statistics=None):
+    def _point_stream(
+        self, points, centers, rows_per_chunk, statistics=None, update=False
+    ):
         """Assignment attention and gate over the stream of point tokens.
 
-        Given ``statistics``, the update attention reads the new slots too.
+        With ``update``, the update attention reads the new slots into
+        ``statistics`` too.
         """
         key_bias = self.assign_attention.key_bias(centers)
-        fused = statistics is not None and self.gate is None
+        fused = update and self.gate is None
         labels = np.empty(points.n_tokens, dtype=np.int32)
         for rows in points.rows(rows_per_chunk):
             chunk = points.chunk(rows)
@@ -149,7 +161,7 @@ class Block:
             points, centers, labels, rows_per_chunk
         )
         labels = self.gate(labels, dissimilarities, points.sample_weight)
-        if statistics is not None:
+        if update:
             for rows in points.rows(rows_per_chunk):
                 self.update_attention.accumulate(
                     statistics,
@@ -224,6 +236,29 @@ class Block:
         return report
 
 
+def kmeans_block(**changes):
+    """The layer of k-means, with the components named in ``changes`` swapped.
+
+    Its components are an :class:`AssignAttention` with the squared Euclidean
+    score and hardmax, an :class:`UpdateAttention` and a
+    :class:`RelocationHead`, without normalisation layer or gate.
+
+    Examples
+    --------
+    >>> from sklearn_kmt._components import AssignAttention, Softmax
+    >>> soft = AssignAttention(normalisation=Softmax(2.0))
+    >>> kmeans_block(assign_attention=soft).assign_attention
+    AssignAttention(score=SquaredEuclideanScore(), normalisation=Softmax(beta=2.0))
+    """
+    components = {
+        "assign_attention": AssignAttention(),
+        "update_attention": UpdateAttention(),
+        "relocation_head": RelocationHead(),
+        **changes,
+    }
+    return Block(**components)
+
+
 class NetworkOutput:
     """What a forward pass of the network returns.
 
@@ -257,24 +292,28 @@ class Network:
         Absolute tolerance on the summed squared shift of the centroids.
     verbose : int, default=0
         Print the objective after each layer when positive.
+    patience : int, default=1
+        Number of consecutive layers whose shift is within ``tol`` before the
+        loop stops (more than one when the update samples).
 
     Notes
     -----
     The loop stops after the first layer whose one-hot assignment equals the
     previous layer's ("strict convergence": the centroids it produced are then
-    a fixed point; soft slots never stop this way), or whose centroids moved
-    by at most ``tol`` in summed squared
+    a fixed point; soft slots and sampled updates never stop this way), or
+    after ``patience`` consecutive layers whose centroids moved by at most
+    ``tol`` in summed squared
     Euclidean shift, or after ``max_layers`` layers. Unless it stopped
     strictly, one more assignment attention makes the labels consistent with
     the final centroids. This is the stopping rule of scikit-learn's ``KMeans``.
     """
 
-    def __init__(self, block, max_layers, tol, verbose=0):
+    def __init__(self, block, max_layers, tol, verbose=0, patience=1):
         self.block = block
-        self._one_hot = block.assign_attention.normalisation.one_hot
         self.max_layers = max_layers
         self.tol = tol
         self.verbose = verbose
+        self.patience = patience
 
     def __call__(self, points, centers):
         """Run the network from initial centroids.
@@ -290,6 +329,8 @@ class Network:
         """
         previous_labels = None
         strict_convergence = False
+        converges_strictly = self.block.converges_strictly
+        calm_layers = 0
         for layer in range(self.max_layers):
             labels, new_centers = self.block(points, centers)
             if self.verbose:
@@ -297,12 +338,13 @@ class Network:
                 print(f"Layer {layer}: objective {objective:.6g}")
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
-            if self._one_hot and np.array_equal(labels, previous_labels):
+            if converges_strictly and np.array_equal(labels, previous_labels):
                 strict_convergence = True
                 if self.verbose:
                     print(f"Converged at layer {layer}: assignments unchanged.")
                 break
-            if shift <= self.tol:
+            calm_layers = calm_layers + 1 if shift <= self.tol else 0
+            if calm_layers >= self.patience:
                 if self.verbose:
                     print(
                         f"Converged at layer {layer}: centroid shift {shift:.3g} "

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseTransformerKMeans
-from ._components import AssignAttention, Softmax, SquaredEuclideanScore
-from ._network import Block
+from ._components import AssignAttention, Softmax
+from ._network import kmeans_block
 from ._tokens import PointTokens
 
 
@@ -160,7 +160,9 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
         self.beta = beta
 
     def _make_block(self):
-        return Block(AssignAttention(SquaredEuclideanScore(), Softmax(self.beta)))
+        return kmeans_block(
+            assign_attention=AssignAttention(normalisation=Softmax(self.beta))
+        )
 
     def predict_proba(self, X):
         """Responsibilities of the centroids for each sample.

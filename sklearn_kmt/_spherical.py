@@ -1,13 +1,8 @@
 """TransformerSphericalKMeans: the k-means transformer behind a normalisation layer."""
 
 from ._base import BaseTransformerKMeans
-from ._components import (
-    AssignAttention,
-    CosineScore,
-    Hardmax,
-    UnitSphereNormalisation,
-)
-from ._network import Block
+from ._components import AssignAttention, CosineScore, UnitSphereNormalisation
+from ._network import kmeans_block
 
 
 class TransformerSphericalKMeans(BaseTransformerKMeans):
@@ -113,7 +108,7 @@ class TransformerSphericalKMeans(BaseTransformerKMeans):
     """
 
     def _make_block(self):
-        return Block(
-            AssignAttention(CosineScore(), Hardmax()),
+        return kmeans_block(
             normalisation=UnitSphereNormalisation(),
+            assign_attention=AssignAttention(score=CosineScore()),
         )

@@ -6,13 +6,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseTransformerKMeans
-from ._components import (
-    AssignAttention,
-    Hardmax,
-    SquaredEuclideanScore,
-    TrimmingGate,
-)
-from ._network import Block
+from ._components import TrimmingGate
+from ._network import kmeans_block
 
 
 class TransformerTrimmedKMeans(BaseTransformerKMeans):
@@ -169,10 +164,7 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
         self.trim_fraction = trim_fraction
 
     def _make_block(self):
-        return Block(
-            AssignAttention(SquaredEuclideanScore(), Hardmax()),
-            gate=TrimmingGate(self.trim_fraction),
-        )
+        return kmeans_block(gate=TrimmingGate(self.trim_fraction))
 
     def _predict(self, points, centers):
         block = self.network_.block

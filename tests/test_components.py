@@ -65,7 +65,7 @@ def test_update_attention_gives_the_weighted_mean_of_each_cluster(container):
     for rows in [slice(0, 37), slice(37, 38), slice(38, 100)]:
         slots = OneHotSlots(labels[rows], 5)
         attention.accumulate(statistics, points[rows], slots, weights[rows])
-    new_centers = attention(statistics, centers)
+    new_centers = attention(statistics, centers, None, None, None, None)
     for j in range(4):
         members = labels == j
         expected = (weights[members, None] * X[members]).sum(0) / weights[members].sum()
@@ -81,7 +81,8 @@ def test_update_attention_never_attends_a_point_of_zero_weight():
     attention.accumulate(
         statistics, X, OneHotSlots(labels, 1), np.array([1.0, 1.0, 0.0])
     )
-    np.testing.assert_array_equal(attention(statistics, np.zeros((1, 1))), [[1.0]])
+    updated = attention(statistics, np.zeros((1, 1)), None, None, None, None)
+    np.testing.assert_array_equal(updated, [[1.0]])
 
 
 def test_update_attention_leaves_a_centroid_whose_members_weigh_nothing_in_place():
@@ -92,7 +93,9 @@ def test_update_attention_leaves_a_centroid_whose_members_weigh_nothing_in_place
     attention.accumulate(
         statistics, X, OneHotSlots(labels, 2), np.array([1.0, 1.0, 0.0])
     )
-    new_centers = attention(statistics, np.array([[9.0], [7.0]]))
+    new_centers = attention(
+        statistics, np.array([[9.0], [7.0]]), None, None, None, None
+    )
     np.testing.assert_array_equal(new_centers, [[1.0], [7.0]])
 
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn import config_context
 
-from sklearn_kmt._network import Block, Network, chunk_n_rows
+from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block
 from sklearn_kmt._tokens import PointTokens
 
 
@@ -35,7 +35,7 @@ def blobs(seed, n=300, d=3, k=4):
 def test_one_block_is_one_textbook_lloyd_step(seed, sparse):
     X, weights, centers = blobs(seed)
     data = sp.csr_matrix(X) if sparse else X
-    labels, new_centers = Block()(PointTokens(data, weights), centers)
+    labels, new_centers = kmeans_block()(PointTokens(data, weights), centers)
     expected_labels, expected_centers = textbook_lloyd_step(X, weights, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_allclose(new_centers, expected_centers, rtol=1e-12, atol=1e-12)
@@ -68,7 +68,7 @@ def test_network_result_does_not_depend_on_the_chunk_size(sparse):
     X[0] = 1e3  # a far point, so that an empty centroid gets relocated
     centers[0] = 1e4
     points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
-    network = Network(Block(), max_layers=50, tol=0.0)
+    network = Network(kmeans_block(), max_layers=50, tol=0.0)
     whole = network(points, centers)
     row_items = 6 + (4 * 4 if sparse else 4)  # 4 non-zeros or 4 features a row
     with config_context(working_memory=row_items * 8 * 100 / 2**20):  # 100 rows
@@ -82,7 +82,7 @@ def test_network_result_does_not_depend_on_the_chunk_size(sparse):
 def test_network_stops_strictly_when_the_assignment_repeats():
     X, weights, centers = blobs(3)
     points = PointTokens(X, weights)
-    output = Network(Block(), max_layers=100, tol=0.0)(points, centers)
+    output = Network(kmeans_block(), max_layers=100, tol=0.0)(points, centers)
     assert output.strict_convergence
     # Replay with textbook steps: the assignment of the last layer is the first
     # to equal that of the layer before.
@@ -105,7 +105,7 @@ def test_network_stops_on_the_centroid_shift_and_reassigns():
     after_two = textbook_lloyd_step(X, weights, after_one)[1]
     second_shift = ((after_two - after_one) ** 2).sum()
     assert second_shift > 0
-    output = Network(Block(), max_layers=100, tol=second_shift * 1.0001)(
+    output = Network(kmeans_block(), max_layers=100, tol=second_shift * 1.0001)(
         points, centers
     )
     assert output.n_layers == 2
@@ -117,7 +117,9 @@ def test_network_stops_on_the_centroid_shift_and_reassigns():
 
 def test_network_stops_after_max_layers():
     X, weights, centers = blobs(5, n=2000, d=2, k=20)
-    output = Network(Block(), max_layers=1, tol=0.0)(PointTokens(X, weights), centers)
+    output = Network(kmeans_block(), max_layers=1, tol=0.0)(
+        PointTokens(X, weights), centers
+    )
     assert output.n_layers == 1
     np.testing.assert_allclose(
         output.centers, textbook_lloyd_step(X, weights, centers)[1], rtol=1e-12
@@ -126,8 +128,10 @@ def test_network_stops_after_max_layers():
 
 def test_verbose_network_reports_each_layer(capsys):
     X, weights, centers = blobs(6)
-    quiet = Network(Block(), max_layers=3, tol=0.0)(PointTokens(X, weights), centers)
-    loud = Network(Block(), max_layers=3, tol=0.0, verbose=1)(
+    quiet = Network(kmeans_block(), max_layers=3, tol=0.0)(
+        PointTokens(X, weights), centers
+    )
+    loud = Network(kmeans_block(), max_layers=3, tol=0.0, verbose=1)(
         PointTokens(X, weights), centers
     )
     printed = capsys.readouterr().out
