@@ -107,6 +107,8 @@ class BaseTransformerKMeans(
 
     # Consecutive layers without a centroid shift beyond tol before stopping.
     _patience = 1
+    # Seedings run for n_init="auto" with a ++ seeding.
+    _auto_n_init_plusplus = 1
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
@@ -192,23 +194,26 @@ class BaseTransformerKMeans(
         block = self._make_block()
 
         data_mean = None
-        if block.normalisation is not None or not (
-            block.assign_attention.score.translation_invariant
-        ):
+        # Centring makes the expanded distances of a mean update more
+        # accurate; it needs a translation-invariant score and no
+        # normalisation, and would only blur centroids that are data points.
+        centring = (
+            block.normalisation is None
+            and block.assign_attention.score.translation_invariant
+            and block.update_attention.averages
+            and not sp.issparse(X)
+        )
+        seeding_data = X
+        if block.normalisation is not None:
             # Seeding and the tolerance see the data as the first layer does.
-            seeding_data = block.normalisation.points(PointTokens(X, sample_weight))
-            seeding_data = seeding_data.chunk(slice(None))
-            tol = self._scaled_tolerance(seeding_data)
-        else:
-            # Translation-invariant scores: centring changes no assignment.
-            tol = self._scaled_tolerance(X)
-            if not sp.issparse(X):
-                # Centring makes the expanded distances more accurate.
-                data_mean = X.mean(axis=0)
-                X -= data_mean
-                if self._init_is_array():
-                    init -= data_mean
-            seeding_data = X
+            normalised = block.normalisation.points(PointTokens(X, sample_weight))
+            seeding_data = normalised.chunk(slice(None))
+        tol = self._scaled_tolerance(seeding_data)
+        if centring:
+            data_mean = X.mean(axis=0)
+            X -= data_mean
+            if self._init_is_array():
+                init -= data_mean
         try:
             network = Network(block, self.max_iter, tol, self.verbose, self._patience)
             points = PointTokens(X, sample_weight)
@@ -329,6 +334,8 @@ class BaseTransformerKMeans(
             isinstance(self.init, str) and self.init == "random"
         ):
             n_init = 10
+        elif isinstance(self.init, str):
+            n_init = self._auto_n_init_plusplus
         else:
             n_init = 1
         if self._init_is_array() and n_init != 1:

@@ -392,6 +392,7 @@ class UpdateAttention:
     """
 
     deterministic = True
+    averages = True
 
     def statistics(self, n_clusters, n_features):
         """Empty running sums, to stream the point tokens into."""
@@ -450,6 +451,7 @@ class MedoidSamplingAttention:
     """
 
     deterministic = False
+    averages = False
 
     def __init__(self, n_candidates, random_state):
         self.n_candidates = n_candidates
@@ -493,6 +495,19 @@ class MedoidSamplingAttention:
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = candidate_points[best]
         return new_centers
+
+    def report(self, block, points, centers, labels, dissimilarities):
+        """The index of the data point each centroid sits on."""
+        score = block.assign_attention.score
+        best = np.full(centers.shape[0], np.inf)
+        indices = np.zeros(centers.shape[0], dtype=np.intp)
+        for rows in points.rows(max(1, 2**20 // centers.shape[0])):
+            distances = score.pairwise(points.chunk(rows), centers)
+            nearest = distances.argmin(axis=0)
+            closer = distances[nearest, np.arange(centers.shape[0])] < best
+            best[closer] = distances[nearest, np.arange(centers.shape[0])][closer]
+            indices[closer] = nearest[closer] + rows.start
+        return {"medoid_indices": indices}
 
     def __repr__(self):
         return f"MedoidSamplingAttention(n_candidates={self.n_candidates!r})"

@@ -228,7 +228,11 @@ class Block:
         )
         weights = np.where(kept, points.sample_weight, 0)
         report = {"inertia": float(np.dot(weights, dissimilarities))}
-        for component in (self.assign_attention.normalisation, self.gate):
+        for component in (
+            self.assign_attention.normalisation,
+            self.update_attention,
+            self.gate,
+        ):
             if components and hasattr(component, "report"):
                 report.update(
                     component.report(self, points, centers, labels, dissimilarities)
