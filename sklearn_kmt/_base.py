@@ -22,7 +22,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import row_norms
+from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -174,7 +174,7 @@ class BaseTransformerKMeans(
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
-            copy=self.copy_x,
+            copy=self.copy_x and not sp.issparse(X),  # sparse data is never changed
             accept_large_sparse=False,
         )
         n_samples = X.shape[0]
@@ -203,12 +203,15 @@ class BaseTransformerKMeans(
             and block.update_attention.averages
             and not sp.issparse(X)
         )
-        seeding_data = X
+        seeding_data, seeding_weight = X, sample_weight
         if block.normalisation is not None:
-            # Seeding and the tolerance see the data as the first layer does.
+            # Seeding and the tolerance see the data as the first layer does;
+            # a token the normalisation zeroes has no direction to seed.
             normalised = block.normalisation.points(PointTokens(X, sample_weight))
             seeding_data = normalised.chunk(slice(None))
-        tol = self._scaled_tolerance(seeding_data)
+            if np.any(sample_weight * normalised.scale > 0):
+                seeding_weight = sample_weight * (normalised.scale > 0)
+        tol = self._scaled_tolerance(seeding_data, sample_weight, block.gate)
         if centring:
             data_mean = X.mean(axis=0)
             X -= data_mean
@@ -218,7 +221,13 @@ class BaseTransformerKMeans(
             network = Network(block, self.max_iter, tol, self.verbose, self._patience)
             points = PointTokens(X, sample_weight)
             output = self._best_of_runs(
-                network, points, seeding_data, init, n_init, random_state
+                network,
+                points,
+                seeding_data,
+                seeding_weight,
+                init,
+                n_init,
+                random_state,
             )
             report = block.report(points, output.centers, output.labels)
         finally:
@@ -251,7 +260,9 @@ class BaseTransformerKMeans(
             setattr(self, f"{name}_", value)
         return self
 
-    def _best_of_runs(self, network, points, seeding_data, init, n_init, random_state):
+    def _best_of_runs(
+        self, network, points, seeding_data, seeding_weight, init, n_init, random_state
+    ):
         """Run the network from ``n_init`` seedings; keep the lowest objective."""
         squared_norms = row_norms(seeding_data, squared=True)
         best, best_objective = None, None
@@ -259,7 +270,7 @@ class BaseTransformerKMeans(
             centers = self._initial_centers(
                 seeding_data,
                 squared_norms,
-                points.sample_weight,
+                seeding_weight,
                 init,
                 random_state,
                 network.block,
@@ -348,10 +359,18 @@ class BaseTransformerKMeans(
             n_init = 1
         return n_init
 
-    def _scaled_tolerance(self, X):
-        """``tol`` times the mean variance of the features, as in scikit-learn."""
+    def _scaled_tolerance(self, X, sample_weight, gate=None):
+        """``tol`` times the mean variance of the features, as in scikit-learn.
+
+        Behind a gate, the variance is that of the points the gate keeps
+        around the data mean, so that outliers do not loosen the tolerance.
+        """
         if self.tol == 0:
             return 0.0
+        if gate is not None:
+            mean = np.asarray(X.mean(axis=0)).ravel()
+            distances = row_norms(X, squared=True) - 2 * safe_sparse_dot(X, mean)
+            X = X[gate.kept(distances, sample_weight)]
         if sp.issparse(X):
             variances = mean_variance_axis(X, axis=0)[1]
         else:

@@ -538,8 +538,9 @@ class RelocationHead:
     centroid that owned the point to the empty one, as if the point's slot had
     been rewritten to name the empty centroid before the update attention.
     This matches scikit-learn's Lloyd iteration. Points whose slot a gate
-    zeroed are never picked. When every point already sits on its centroid,
-    nothing moves and the empty centroids keep their place.
+    zeroed, and tokens a normalisation layer made zero, are never picked.
+    When every point already sits on its centroid, nothing moves and the
+    empty centroids keep their place.
     """
 
     def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
@@ -550,7 +551,9 @@ class RelocationHead:
             points, centers, labels, chunk_n_rows
         )
         dissimilarities[labels < 0] = -np.inf
-        n_moved = min(empty.size, int(np.sum(labels >= 0)))
+        if points.scale is not None:  # a token normalised to zero has no direction
+            dissimilarities[points.scale == 0] = -np.inf
+        n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
         if n_moved == 0 or dissimilarities.max() <= 0:
             return
         farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]

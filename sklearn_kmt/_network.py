@@ -331,6 +331,8 @@ class Network:
         -------
         output : NetworkOutput
         """
+        if self.block.normalisation is not None:
+            centers = self.block.normalisation(centers)
         previous_labels = None
         strict_convergence = False
         converges_strictly = self.block.converges_strictly

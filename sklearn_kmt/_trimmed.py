@@ -95,8 +95,14 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
     Each layer is one concentration step of trimmed k-means [1]_: assign every
     point to its nearest centroid, trim the farthest ``trim_fraction`` of the
     weight, and move each centroid to the weighted mean of its kept points.
-    Ties in distance are trimmed in order of the sample index. The trimmed
-    criterion never increases from layer to layer.
+    Ties in distance are trimmed in order of the sample index. With unit
+    weights (more generally, whenever every layer trims the same weight) the
+    trimmed criterion never increases from layer to layer; with unequal
+    weights the trimmed weight may vary from layer to layer by less than the
+    largest weight, and so may the criterion.
+
+    ``tol`` is relative to the mean variance of the samples that the gate
+    keeps around the data mean, so that the outliers do not loosen it.
 
     Plain k-means++ picks far outliers first, which is what trimming is meant
     to ignore. The gated k-means++ used here draws each new center only among
@@ -137,6 +143,10 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
         **BaseTransformerKMeans._parameter_constraints,
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
     }
+
+    # A single seeding ends in a poor local optimum too often (two centroids
+    # in one cluster); with outliers trimmed the restarts are cheap.
+    _auto_n_init_plusplus = 5
 
     def __init__(
         self,
