@@ -218,9 +218,17 @@ class BaseTransformerKMeans(
             if self._init_is_array():
                 init -= data_mean
         try:
-            network = Network(block, self.max_iter, tol, self.verbose, self._patience)
+            network = Network(
+                block,
+                self.max_iter,
+                tol,
+                self.verbose,
+                self._patience,
+                n_features=X.shape[1],
+                n_clusters=self.n_clusters,
+            )
             points = PointTokens(X, sample_weight)
-            output = self._best_of_runs(
+            output, init_centers = self._best_of_runs(
                 network,
                 points,
                 seeding_data,
@@ -236,6 +244,7 @@ class BaseTransformerKMeans(
         centers = output.centers
         if data_mean is not None:
             centers = centers + data_mean
+            init_centers = init_centers + data_mean
 
         # Soft slots merge centroids by design at small beta; only hard
         # assignments point to duplicated samples.
@@ -256,6 +265,7 @@ class BaseTransformerKMeans(
         self._n_features_out = centers.shape[0]
         self.labels_ = output.labels
         self.n_iter_ = output.n_layers
+        self.init_centers_ = init_centers
         for name, value in report.items():
             setattr(self, f"{name}_", value)
         return self
@@ -284,8 +294,8 @@ class BaseTransformerKMeans(
                 objective < best_objective
                 and not same_partition(output.labels, best.labels)
             ):
-                best, best_objective = output, objective
-        return best
+                best, best_objective, best_init = output, objective, centers
+        return best, best_init
 
     def _initial_centers(
         self, X, squared_norms, sample_weight, init, random_state, block

@@ -17,10 +17,17 @@ Every component here is a standard transformer part with hand-set weights:
 - :class:`TrimmingGate`: an MLP gate on the point stream that zeroes the slots
   of the points farthest from their centroid.
 
-The fast path applies each component by exploiting the structure of its
-weights: selection matrices become slicing, a one-hot attention becomes a
-sparse matrix, and the two attentions are fused over a stream of row chunks of
-point tokens (see :mod:`sklearn_kmt._network`).
+Each component holds its explicit weights (``parameters``), dense matrices
+acting on the token space of ``n_features + n_clusters`` coordinates, and
+applies them in two ways. The literal form (``literal``) builds the token
+matrices and runs :func:`dense_attention` exactly as written: queries, keys
+and values are projected, scored, normalised over the keys, mixed and
+projected out, and the residual is added. The fast form (``__call__``)
+exploits the structure of the weights: selection matrices become slicing, a
+one-hot attention becomes a sparse matrix, the erase heads (self-attentions
+that pick the token itself) become subtractions, and the two attentions are
+fused over a stream of row chunks of point tokens (see
+:mod:`sklearn_kmt._network`).
 """
 
 import numpy as np
@@ -33,6 +40,141 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._tokens import OneHotSlots, SoftSlots
+
+# -- the literal form: dense weights on the token space ------------------------
+
+
+def selection(n_features, n_clusters, source, target=None, sign=1.0):
+    """A weight matrix that copies one block of a token into another.
+
+    Tokens have ``n_features + n_clusters`` coordinates: the "data" block
+    (sample or center) and the "slot" block (a point's assignment slot, a
+    centroid's identity).
+
+    Parameters
+    ----------
+    n_features, n_clusters : int
+    source : {"data", "slot"}
+        Block read.
+    target : {"data", "slot"}, default=None
+        Block written; the same as ``source`` when None.
+    sign : float, default=1.0
+
+    Returns
+    -------
+    W : ndarray of shape (n_features + n_clusters, n_features + n_clusters)
+        Zero but for ``sign`` times an identity block.
+    """
+    size = n_features + n_clusters
+    blocks = {"data": slice(0, n_features), "slot": slice(n_features, size)}
+    read, written = blocks[source], blocks[target or source]
+    weights = np.zeros((size, size))
+    weights[written, read] = sign * np.eye(read.stop - read.start)
+    return weights
+
+
+def dense_attention(queries, keys, W_Q, W_K, W_V, W_O, score, normalise, key_bias=None):
+    """One attention head, literally.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries, n_coordinates)
+    keys : ndarray of shape (n_keys, n_coordinates)
+        Token matrices, one token a row.
+    W_Q, W_K, W_V, W_O : ndarray of shape (n_coordinates, n_coordinates)
+        Query, key, value and output projections.
+    score : callable
+        ``score(Q, K)``, the (n_queries, n_keys) matrix of scores of the
+        projected queries and keys.
+    normalise : callable
+        Turns each row of scores into attention weights over the keys.
+    key_bias : ndarray of shape (n_keys,), default=None
+        Added to every row of scores before the normalisation.
+
+    Returns
+    -------
+    output : ndarray of shape (n_queries, n_coordinates)
+        ``normalise(score(Q, K) + key_bias) V W_O^T``, to be added to the
+        queries by the residual connection.
+    attention : ndarray of shape (n_queries, n_keys)
+    """
+    projected_queries = queries @ W_Q.T
+    projected_keys = keys @ W_K.T
+    values = keys @ W_V.T
+    scores = score(projected_queries, projected_keys)
+    if key_bias is not None:
+        scores = scores + key_bias
+    attention = normalise(scores)
+    return attention @ values @ W_O.T, attention
+
+
+def minus_half_squared_distance(queries, keys):
+    """The score ``-1/2 ||q - k||^2`` of a head that looks for its own token."""
+    return -0.5 * euclidean_distances(queries, keys, squared=True)
+
+
+def hardmax_averaging_ties(scores):
+    """Hardmax over the keys, tied maxima sharing the weight equally."""
+    best = scores == scores.max(axis=1, keepdims=True)
+    return best / best.sum(axis=1, keepdims=True)
+
+
+def log_of_product(queries, keys):
+    """The score ``log(q . k)``, minus infinity where the product is 0."""
+    with np.errstate(divide="ignore"):
+        return np.log(queries @ keys.T)
+
+
+def softmax_over_keys(scores):
+    """Softmax over each row; a row of minus infinities attends to nothing."""
+    top = scores.max(axis=1, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    weights = np.exp(scores - top)
+    totals = weights.sum(axis=1, keepdims=True)
+    return np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+
+
+def erase_head(n_features, n_clusters, block):
+    """Weights of a self-attention that removes a token's ``block``.
+
+    Its query and key projections are identities and its score
+    ``-1/2 ||q - k||^2``, so the hardmax picks the token itself (or identical
+    tokens, which hold the same value); its value is minus ``block``.
+    """
+    identity = np.eye(n_features + n_clusters)
+    return {
+        "W_Q": identity,
+        "W_K": identity,
+        "W_V": selection(n_features, n_clusters, block, sign=-1.0),
+        "W_O": identity,
+    }
+
+
+def apply_erase_head(tokens, weights):
+    output, _ = dense_attention(
+        tokens,
+        tokens,
+        **weights,
+        score=minus_half_squared_distance,
+        normalise=hardmax_averaging_ties,
+    )
+    return output
+
+
+def _erase_weights(weights):
+    return {
+        name.removeprefix("erase."): matrix
+        for name, matrix in weights.items()
+        if name.startswith("erase.")
+    }
+
+
+def slot_labels(slots):
+    """The centroid each slot names most; -1 for a slot a gate zeroed."""
+    labels = np.argmax(slots, axis=1).astype(np.int32)
+    labels[~slots.any(axis=1)] = -1
+    return labels
+
 
 # -- normalisations of the assignment attention over its keys -----------------
 
@@ -319,6 +461,35 @@ class AssignAttention:
         """New assignment slots of a chunk of point tokens."""
         return self.normalisation(self.scores(points, centers, key_bias))
 
+    def parameters(self, n_features, n_clusters):
+        """The head's projections, and those of the erase head of the slot."""
+        data = selection(n_features, n_clusters, "data")
+        slot = selection(n_features, n_clusters, "slot")
+        weights = {"W_Q": data, "W_K": data, "W_V": slot, "W_O": slot}
+        for name, matrix in erase_head(n_features, n_clusters, "slot").items():
+            weights[f"erase.{name}"] = matrix
+        return weights
+
+    def literal(self, point_tokens, centroid_tokens, n_features):
+        """The sublayer applied to the token matrices as written.
+
+        Returns the new point tokens (old slot erased, new slot written) and
+        the attention of the points over the centroids.
+        """
+        weights = self.parameters(n_features, centroid_tokens.shape[0])
+        write, attention = dense_attention(
+            point_tokens,
+            centroid_tokens,
+            weights["W_Q"],
+            weights["W_K"],
+            weights["W_V"],
+            weights["W_O"],
+            score=lambda queries, keys: self.scores(queries, keys, self.key_bias(keys)),
+            normalise=lambda scores: self.normalisation(scores).dense(),
+        )
+        erase = apply_erase_head(point_tokens, _erase_weights(weights))
+        return point_tokens + erase + write, attention
+
     def __repr__(self):
         return (
             f"AssignAttention(score={self.score!r}, "
@@ -420,6 +591,41 @@ class UpdateAttention:
             statistics.sums[attended] / statistics.weights[attended, None]
         )
         return new_centers
+
+    def parameters(self, n_features, n_clusters):
+        """The head's projections, and those of the erase head of the center."""
+        data = selection(n_features, n_clusters, "data")
+        slot = selection(n_features, n_clusters, "slot")
+        weights = {"W_Q": slot, "W_K": slot, "W_V": data, "W_O": data}
+        for name, matrix in erase_head(n_features, n_clusters, "data").items():
+            weights[f"erase.{name}"] = matrix
+        return weights
+
+    def literal(self, centroid_tokens, point_tokens, sample_weight, n_features):
+        """The sublayer applied to the token matrices as written.
+
+        The erase head of a centroid fires only when its update attention
+        attends to something, so a centroid that finds no weight stays put.
+        Returns the new centroid tokens and the attention of the centroids
+        over the points.
+        """
+        weights = self.parameters(n_features, centroid_tokens.shape[0])
+        with np.errstate(divide="ignore"):
+            log_weight = np.log(sample_weight)
+        read, attention = dense_attention(
+            centroid_tokens,
+            point_tokens,
+            weights["W_Q"],
+            weights["W_K"],
+            weights["W_V"],
+            weights["W_O"],
+            score=log_of_product,
+            normalise=softmax_over_keys,
+            key_bias=log_weight,
+        )
+        attended = attention.sum(axis=1, keepdims=True) > 0
+        erase = apply_erase_head(centroid_tokens, _erase_weights(weights))
+        return centroid_tokens + erase * attended + read, attention
 
     def __repr__(self):
         return "UpdateAttention()"
@@ -543,23 +749,71 @@ class RelocationHead:
     empty centroids keep their place.
     """
 
-    def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
-        empty = np.flatnonzero(statistics.weights == 0)
+    def moves(self, weights, points, labels, centers, score, chunk_n_rows):
+        """Which points move to which empty centroids.
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n_clusters,)
+            The weight each centroid's update attention finds.
+        points : PointTokens
+        labels : ndarray of shape (n_samples,)
+        centers : ndarray of shape (n_clusters, n_features)
+        score : the assignment attention's score
+        chunk_n_rows : int
+
+        Returns
+        -------
+        farthest : ndarray of int
+            The points that move, farthest first.
+        empty : ndarray of int
+            The centroid each of them moves to.
+        """
+        empty = np.flatnonzero(weights == 0)
         if empty.size == 0:
-            return
+            return empty, empty
         dissimilarities = score.dissimilarity_to_assigned(
-            points, centers, labels, chunk_n_rows
+            points, centers, np.maximum(labels, 0), chunk_n_rows
         )
         dissimilarities[labels < 0] = -np.inf
         if points.scale is not None:  # a token normalised to zero has no direction
             dissimilarities[points.scale == 0] = -np.inf
         n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
         if n_moved == 0 or dissimilarities.max() <= 0:
-            return
+            return empty[:0], empty[:0]
         farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
-        weights = points.sample_weight[farthest].astype(np.float64)
-        values = points.dense_rows(farthest) * weights[:, None]
-        statistics.move(labels[farthest], empty[:n_moved], values, weights)
+        return farthest, empty[:n_moved]
+
+    def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
+        """Move the farthest points in the streamed statistics."""
+        farthest, empty = self.moves(
+            statistics.weights, points, labels, centers, score, chunk_n_rows
+        )
+        if farthest.size:
+            weights = points.sample_weight[farthest].astype(np.float64)
+            values = points.dense_rows(farthest) * weights[:, None]
+            statistics.move(labels[farthest], empty, values, weights)
+
+    def literal(self, point_tokens, centroid_tokens, points, score):
+        """Rewrite the slots of the farthest points to name the empty centroids."""
+        n_features = points.n_features
+        slots = point_tokens[:, n_features:]
+        labels = slot_labels(slots)
+        farthest, empty = self.moves(
+            points.sample_weight @ slots,
+            points,
+            labels,
+            centroid_tokens[:, :n_features],
+            score,
+            points.n_tokens,
+        )
+        point_tokens = point_tokens.copy()
+        point_tokens[farthest, n_features:] = np.eye(slots.shape[1])[empty]
+        return point_tokens
+
+    def parameters(self, n_features, n_clusters):
+        """No weights of its own: its score and values come from the tokens."""
+        return {}
 
     def __repr__(self):
         return "RelocationHead()"
@@ -584,6 +838,16 @@ class UnitSphereNormalisation:
         return centers * _inverse_norms(row_norms(centers, squared=True))[
             :, None
         ].astype(centers.dtype)
+
+    def literal(self, tokens, n_features):
+        """Normalise the data block of a token matrix."""
+        tokens = tokens.copy()
+        tokens[:, :n_features] = self(tokens[:, :n_features])
+        return tokens
+
+    def parameters(self, n_features, n_clusters):
+        """No weights: neither centring nor gain."""
+        return {}
 
     def __repr__(self):
         return "UnitSphereNormalisation()"
@@ -625,6 +889,23 @@ class TrimmingGate:
     def __call__(self, labels, dissimilarities, sample_weight):
         """Labels with -1 for the trimmed points."""
         return np.where(self.kept(dissimilarities, sample_weight), labels, -1)
+
+    def literal(self, point_tokens, centroid_tokens, points, score):
+        """Zero the slots of the trimmed points in a token matrix."""
+        n_features = points.n_features
+        labels = slot_labels(point_tokens[:, n_features:])
+        dissimilarities = score.dissimilarity_to_assigned(
+            points, centroid_tokens[:, :n_features], labels, points.n_tokens
+        )
+        point_tokens = point_tokens.copy()
+        point_tokens[:, n_features:] *= self.kept(
+            dissimilarities, points.sample_weight
+        )[:, None]
+        return point_tokens
+
+    def parameters(self, n_features, n_clusters):
+        """The trimmed fraction; the radius it implies is set in every layer."""
+        return {"trim_fraction": np.array([self.trim_fraction])}
 
     def report(self, block, points, centers, labels, dissimilarities):
         """The trimming radius: the distance of the farthest kept point."""

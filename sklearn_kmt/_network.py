@@ -8,9 +8,15 @@ holds the package's only iteration loop.
 
 import numpy as np
 from sklearn import get_config
+from sklearn.utils import check_array
 
-from ._components import AssignAttention, RelocationHead, UpdateAttention
-from ._tokens import OneHotSlots
+from ._components import (
+    AssignAttention,
+    RelocationHead,
+    UpdateAttention,
+    slot_labels,
+)
+from ._tokens import CentroidTokens, OneHotSlots, PointTokens
 
 # Upper bound on the scores of one chunk: large enough that the per-chunk
 # Python overhead is negligible, small enough to stay in cache-sized blocks.
@@ -171,6 +177,88 @@ class Block:
                 )
         return labels
 
+    def literal(self, point_tokens, centroid_tokens, points):
+        """Apply the layer to the token matrices as written.
+
+        Parameters
+        ----------
+        point_tokens : ndarray of shape (n_samples, n_features + n_clusters)
+        centroid_tokens : ndarray of shape (n_clusters, n_features + n_clusters)
+        points : PointTokens
+            The data part and sample weights (read by the gate and the
+            relocation head, whose scores come from the data).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The assignment written by this layer, before any relocation.
+        point_tokens, centroid_tokens : ndarray
+            The token matrices after the layer.
+        attention : dict
+            The attention maps of the assignment and update attentions.
+        """
+        n_features = points.n_features
+        score = self.assign_attention.score
+        if self.normalisation is not None:
+            point_tokens = self.normalisation.literal(point_tokens, n_features)
+            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
+            points = points.normalised(
+                (point_tokens[:, :n_features] != 0).any(axis=1).astype(float)
+            )
+        point_tokens, assignment = self.assign_attention.literal(
+            point_tokens, centroid_tokens, n_features
+        )
+        if self.gate is not None:
+            point_tokens = self.gate.literal(
+                point_tokens, centroid_tokens, points, score
+            )
+        labels = slot_labels(point_tokens[:, n_features:])
+        if self.relocation_head is not None:
+            point_tokens = self.relocation_head.literal(
+                point_tokens, centroid_tokens, points, score
+            )
+        centroid_tokens, update = self.update_attention.literal(
+            centroid_tokens, point_tokens, points.sample_weight, n_features
+        )
+        if self.normalisation is not None:
+            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
+        attention = {"assign_attention": assignment, "update_attention": update}
+        return labels, point_tokens, centroid_tokens, attention
+
+    def literal_point_stream(self, point_tokens, centroid_tokens, points):
+        """The point stream alone, as written: labels after assignment and gate."""
+        n_features = points.n_features
+        if self.normalisation is not None:
+            point_tokens = self.normalisation.literal(point_tokens, n_features)
+            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
+        point_tokens, _ = self.assign_attention.literal(
+            point_tokens, centroid_tokens, n_features
+        )
+        if self.gate is not None:
+            point_tokens = self.gate.literal(
+                point_tokens, centroid_tokens, points, self.assign_attention.score
+            )
+        return slot_labels(point_tokens[:, n_features:])
+
+    def components(self):
+        """The sublayers in the order they apply, by name (None when absent)."""
+        return {
+            "normalisation": self.normalisation,
+            "assign_attention": self.assign_attention,
+            "gate": self.gate,
+            "relocation_head": self.relocation_head,
+            "update_attention": self.update_attention,
+        }
+
+    def parameters(self, n_features, n_clusters):
+        """Every weight of the layer, as ``"component.name" -> array``."""
+        return {
+            f"{name}.{weight}": matrix
+            for name, component in self.components().items()
+            if component is not None
+            for weight, matrix in component.parameters(n_features, n_clusters).items()
+        }
+
     def point_stream(self, points, centers):
         """The point stream of the layer alone: labels after assignment and gate."""
         points, centers = self._normalised(points, centers)
@@ -263,6 +351,33 @@ def kmeans_block(**changes):
     return Block(**components)
 
 
+class LayerRecord:
+    """What one layer of a traced forward pass produced.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features)
+        The centroids after the layer.
+    labels : ndarray of shape (n_samples,)
+        The assignment the layer wrote (-1 for slots a gate zeroed).
+    objective : float
+        The objective (``inertia``) of that assignment and those centroids.
+    attention : dict or None
+        The attention maps of the layer by sublayer name (literal pass only):
+        ``"assign_attention"`` of shape (n_samples, n_clusters) and
+        ``"update_attention"`` of shape (n_clusters, n_samples).
+    """
+
+    def __init__(self, centers, labels, objective, attention):
+        self.centers = centers
+        self.labels = labels
+        self.objective = objective
+        self.attention = attention
+
+    def __repr__(self):
+        return f"LayerRecord(objective={self.objective:.6g})"
+
+
 class NetworkOutput:
     """What a forward pass of the network returns.
 
@@ -275,13 +390,57 @@ class NetworkOutput:
         Number of layers applied (Lloyd iterations).
     strict_convergence : bool
         Whether the loop stopped because the assignment no longer changed.
+    trace : list of LayerRecord or None
+        One record per layer, when a trace was asked for.
     """
 
-    def __init__(self, labels, centers, n_layers, strict_convergence):
+    def __init__(self, labels, centers, n_layers, strict_convergence, trace=None):
         self.labels = labels
         self.centers = centers
         self.n_layers = n_layers
         self.strict_convergence = strict_convergence
+        self.trace = trace
+
+
+class FastPass:
+    """Layers applied by exploiting the structure of their weights."""
+
+    def __init__(self, block, points):
+        self.block = block
+        self.points = points
+
+    def layer(self, centers):
+        labels, new_centers = self.block(self.points, centers)
+        return labels, new_centers, None
+
+    def final_labels(self, centers):
+        return self.block.point_stream(self.points, centers)
+
+
+class LiteralPass:
+    """Layers applied to the dense token matrices exactly as written.
+
+    It holds the point tokens between layers (the slots are erased and
+    rewritten by each layer) and rebuilds the centroid tokens ``[C, I]`` from
+    the centroids. It costs ``O(n^2)`` memory for the erase heads: small
+    inputs only.
+    """
+
+    def __init__(self, block, points, n_clusters):
+        self.block = block
+        self.points = points
+        self.point_tokens = points.dense(np.zeros((points.n_tokens, n_clusters)))
+
+    def layer(self, centers):
+        labels, self.point_tokens, centroid_tokens, attention = self.block.literal(
+            self.point_tokens, CentroidTokens(centers).dense(), self.points
+        )
+        return labels, centroid_tokens[:, : centers.shape[1]], attention
+
+    def final_labels(self, centers):
+        return self.block.literal_point_stream(
+            self.point_tokens, CentroidTokens(centers).dense(), self.points
+        )
 
 
 class Network:
@@ -299,6 +458,9 @@ class Network:
     patience : int, default=1
         Number of consecutive layers whose shift is within ``tol`` before the
         loop stops (more than one when the update samples).
+    n_features, n_clusters : int, default=None
+        The shape of the tokens, ``n_features + n_clusters`` coordinates, for
+        :meth:`parameters` and the printed summary.
 
     Notes
     -----
@@ -306,42 +468,109 @@ class Network:
     previous layer's ("strict convergence": the centroids it produced are then
     a fixed point; soft slots and sampled updates never stop this way), or
     after ``patience`` consecutive layers whose centroids moved by at most
-    ``tol`` in summed squared
-    Euclidean shift, or after ``max_layers`` layers. Unless it stopped
-    strictly, one more assignment attention makes the labels consistent with
-    the final centroids. This is the stopping rule of scikit-learn's ``KMeans``.
+    ``tol`` in summed squared Euclidean shift, or after ``max_layers`` layers.
+    Unless it stopped strictly, one more pass of the point stream makes the
+    labels consistent with the final centroids. This is the stopping rule of
+    scikit-learn's ``KMeans``.
+
+    The same loop runs the fast pass (``__call__``, what ``fit`` uses) and
+    the literal pass (:meth:`forward`), which differ only in how a layer
+    applies the components' weights.
     """
 
-    def __init__(self, block, max_layers, tol, verbose=0, patience=1):
+    def __init__(
+        self,
+        block,
+        max_layers,
+        tol,
+        verbose=0,
+        patience=1,
+        n_features=None,
+        n_clusters=None,
+    ):
         self.block = block
         self.max_layers = max_layers
         self.tol = tol
         self.verbose = verbose
         self.patience = patience
+        self.n_features = n_features
+        self.n_clusters = n_clusters
 
-    def __call__(self, points, centers):
-        """Run the network from initial centroids.
+    def __call__(self, points, centers, return_trace=False):
+        """Run the network from initial centroids, fast.
 
         Parameters
         ----------
         points : PointTokens
         centers : ndarray of shape (n_clusters, n_features)
+        return_trace : bool, default=False
+            Record every layer (without attention maps).
 
         Returns
         -------
         output : NetworkOutput
         """
+        return self._run(
+            FastPass(self.block, points),
+            points,
+            centers,
+            self.max_layers,
+            True,
+            return_trace,
+        )
+
+    def forward(self, X, centers, n_layers, sample_weight=None, return_trace=False):
+        """Run ``n_layers`` layers literally, with the dense weights as written.
+
+        The token matrices are built, and every sublayer projects, scores,
+        normalises and mixes with its dense weight matrices, then adds its
+        residual; no stopping rule applies. This is for reading and checking
+        the construction on small problems: the erase heads alone take
+        ``O(n_samples^2)`` memory.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        centers : array-like of shape (n_clusters, n_features)
+            The initial centroids (for a fitted estimator, ``init_centers_``).
+        n_layers : int
+            Number of layers to apply (for a fitted estimator, ``n_iter_``).
+        sample_weight : array-like of shape (n_samples,), default=None
+        return_trace : bool, default=False
+            Record every layer: centroids, labels, objective, attention maps.
+
+        Returns
+        -------
+        output : NetworkOutput
+            ``labels`` (consistent with the final centroids), ``centers``, and
+            with ``return_trace`` a ``trace`` of one :class:`LayerRecord` per
+            layer.
+        """
+        X = check_array(X, accept_sparse="csr", dtype=np.float64)
+        centers = check_array(centers, dtype=np.float64)
+        if sample_weight is None:
+            sample_weight = np.ones(X.shape[0])
+        points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
+        literal = LiteralPass(self.block, points, centers.shape[0])
+        return self._run(literal, points, centers, n_layers, False, return_trace)
+
+    def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
         if self.block.normalisation is not None:
             centers = self.block.normalisation(centers)
+        trace = [] if return_trace else None
         previous_labels = None
         strict_convergence = False
-        converges_strictly = self.block.converges_strictly
+        converges_strictly = stopping and self.block.converges_strictly
         calm_layers = 0
-        for layer in range(self.max_layers):
-            labels, new_centers = self.block(points, centers)
-            if self.verbose:
-                objective = self.block.objective(points, centers, labels)
-                print(f"Layer {layer}: objective {objective:.6g}")
+        layer = -1
+        for layer in range(max_layers):
+            labels, new_centers, attention = layer_pass.layer(centers)
+            if self.verbose or return_trace:
+                objective = self.block.objective(points, new_centers, labels)
+                if self.verbose:
+                    print(f"Layer {layer}: objective {objective:.6g}")
+                if return_trace:
+                    trace.append(LayerRecord(new_centers, labels, objective, attention))
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
             if converges_strictly and np.array_equal(labels, previous_labels):
@@ -350,7 +579,7 @@ class Network:
                     print(f"Converged at layer {layer}: assignments unchanged.")
                 break
             calm_layers = calm_layers + 1 if shift <= self.tol else 0
-            if calm_layers >= self.patience:
+            if stopping and calm_layers >= self.patience:
                 if self.verbose:
                     print(
                         f"Converged at layer {layer}: centroid shift {shift:.3g} "
@@ -359,5 +588,47 @@ class Network:
                 break
             previous_labels = labels
         if not strict_convergence:
-            labels = self.block.point_stream(points, centers)
-        return NetworkOutput(labels, centers, layer + 1, strict_convergence)
+            labels = layer_pass.final_labels(centers)
+        return NetworkOutput(labels, centers, layer + 1, strict_convergence, trace)
+
+    def parameters(self):
+        """The block's weights, shared by every layer: ``"component.name" -> array``."""
+        return self.block.parameters(self.n_features, self.n_clusters)
+
+    def __repr__(self):
+        return (
+            f"Network(block={type(self.block).__name__}, max_layers={self.max_layers})"
+        )
+
+    def __str__(self):
+        size = self.n_features + self.n_clusters
+        lines = [
+            f"Network: one Block looped up to {self.max_layers} times, weights shared",
+            f"  tokens: {self.n_features} data + {self.n_clusters} slot = {size} "
+            "coordinates",
+        ]
+        parameters = self.parameters()
+        for name, component in self.block.components().items():
+            if component is None:
+                lines.append(f"  ({name}): none")
+                continue
+            weights = {
+                key.split(".", 1)[1]: matrix
+                for key, matrix in parameters.items()
+                if key.startswith(name + ".")
+            }
+            heads = 1 + any(key.startswith("erase.") for key in weights)
+            shapes = sorted(
+                {"x".join(map(str, matrix.shape)) for matrix in weights.values()}
+            )
+            detail = (
+                f"; {heads} head{'s' if heads > 1 else ''}, {len(weights)} weights "
+                f"({', '.join(shapes)})"
+                if weights
+                else ""
+            )
+            lines.append(f"  ({name}): {component!r}{detail}")
+        n_values = sum(matrix.size for matrix in parameters.values())
+        n_nonzero = sum(int(np.count_nonzero(matrix)) for matrix in parameters.values())
+        lines.append(f"  parameters: {n_values} ({n_nonzero} non-zero)")
+        return "\n".join(lines)

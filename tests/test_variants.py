@@ -160,7 +160,7 @@ def test_package_has_exactly_one_loop_over_layers():
     assert len(loops) == 1, loops
     module, _, iterable = loops[0]
     assert module == "_network.py"
-    assert iterable == "range(self.max_layers)"
+    assert iterable == "range(max_layers)"
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
