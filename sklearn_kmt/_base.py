@@ -295,6 +295,7 @@ class BaseTransformerKMeans(
                 and not same_partition(output.labels, best.labels)
             ):
                 best, best_objective, best_init = output, objective, centers
+        network.sampling_state = best.sampling_state
         return best, best_init
 
     def _initial_centers(

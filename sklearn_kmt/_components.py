@@ -601,7 +601,7 @@ class UpdateAttention:
             weights[f"erase.{name}"] = matrix
         return weights
 
-    def literal(self, centroid_tokens, point_tokens, sample_weight, n_features):
+    def literal(self, centroid_tokens, point_tokens, points, score):
         """The sublayer applied to the token matrices as written.
 
         The erase head of a centroid fires only when its update attention
@@ -609,9 +609,9 @@ class UpdateAttention:
         Returns the new centroid tokens and the attention of the centroids
         over the points.
         """
-        weights = self.parameters(n_features, centroid_tokens.shape[0])
+        weights = self.parameters(points.n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
-            log_weight = np.log(sample_weight)
+            log_weight = np.log(points.sample_weight)
         read, attention = dense_attention(
             centroid_tokens,
             point_tokens,
@@ -631,7 +631,7 @@ class UpdateAttention:
         return "UpdateAttention()"
 
 
-class MedoidSamplingAttention:
+class MedoidSamplingAttention(UpdateAttention):
     """Update cross-attention that samples: each centroid moves to a member.
 
     Parameters
@@ -653,7 +653,8 @@ class MedoidSamplingAttention:
     cluster; the centroid moves to the best, ties going to the current one.
     The objective therefore never increases. Time and memory per layer are
     ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
-    candidates are computed, never the ``n x n`` matrix.
+    candidates are computed, never the ``n x n`` matrix. Its weights are those
+    of the averaging update attention; only the normalisation differs.
     """
 
     deterministic = False
@@ -701,6 +702,43 @@ class MedoidSamplingAttention:
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = candidate_points[best]
         return new_centers
+
+    def literal(self, centroid_tokens, point_tokens, points, score):
+        """The sublayer applied to the token matrices as written.
+
+        The head's scores ``log(e_j . y_i) + log w_i + g_i`` come from its
+        projections; a hardmax over the ``m`` largest of each row, with the
+        member nearest to the current centroid, gives the candidates, and the
+        one with the smallest total dissimilarity to the members is the
+        value written over the centroid's data block. Returns the new
+        centroid tokens and the sampling map (1 for every candidate).
+        """
+        n_features = points.n_features
+        weights = self.parameters(n_features, centroid_tokens.shape[0])
+        with np.errstate(divide="ignore"):
+            log_weight = np.log(points.sample_weight)
+        noise = self.random_state.gumbel(size=points.n_tokens)
+        scores = log_of_product(
+            centroid_tokens @ weights["W_Q"].T, point_tokens @ weights["W_K"].T
+        )
+        scores += log_weight + noise
+        data = point_tokens[:, :n_features]
+        centers = centroid_tokens[:, :n_features]
+        members = np.isfinite(scores - noise)
+        candidates_map = np.zeros_like(scores)
+        new_centroid_tokens = centroid_tokens.copy()
+        for j in np.flatnonzero(members.any(axis=1)):
+            own = score.pairwise(data[members[j]], centers[j : j + 1]).ravel()
+            nearest = np.flatnonzero(members[j])[np.argmin(own)]
+            by_score = np.argsort(-scores[j], kind="stable")
+            drawn = by_score[np.isfinite(scores[j, by_score])][: self.n_candidates]
+            candidates = np.concatenate([[nearest], drawn])
+            candidates_map[j, candidates] = 1.0
+            costs = points.sample_weight[members[j]] @ score.pairwise(
+                data[members[j]], data[candidates]
+            )
+            new_centroid_tokens[j, :n_features] = data[candidates[np.argmin(costs)]]
+        return new_centroid_tokens, candidates_map
 
     def report(self, block, points, centers, labels, dissimilarities):
         """The index of the data point each centroid sits on."""

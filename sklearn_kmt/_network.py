@@ -6,9 +6,11 @@ into one transformer layer; the :class:`Network` applies the same block
 holds the package's only iteration loop.
 """
 
+import copy
+
 import numpy as np
 from sklearn import get_config
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_random_state
 
 from ._components import (
     AssignAttention,
@@ -218,7 +220,7 @@ class Block:
                 point_tokens, centroid_tokens, points, score
             )
         centroid_tokens, update = self.update_attention.literal(
-            centroid_tokens, point_tokens, points.sample_weight, n_features
+            centroid_tokens, point_tokens, points, score
         )
         if self.normalisation is not None:
             centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
@@ -400,6 +402,7 @@ class NetworkOutput:
         self.n_layers = n_layers
         self.strict_convergence = strict_convergence
         self.trace = trace
+        self.sampling_state = None
 
 
 class FastPass:
@@ -495,6 +498,7 @@ class Network:
         self.patience = patience
         self.n_features = n_features
         self.n_clusters = n_clusters
+        self.sampling_state = None
 
     def __call__(self, points, centers, return_trace=False):
         """Run the network from initial centroids, fast.
@@ -510,7 +514,9 @@ class Network:
         -------
         output : NetworkOutput
         """
-        return self._run(
+        sampler = getattr(self.block.update_attention, "random_state", None)
+        start_state = None if sampler is None else sampler.get_state()
+        output = self._run(
             FastPass(self.block, points),
             points,
             centers,
@@ -518,8 +524,18 @@ class Network:
             True,
             return_trace,
         )
+        output.sampling_state = start_state
+        return output
 
-    def forward(self, X, centers, n_layers, sample_weight=None, return_trace=False):
+    def forward(
+        self,
+        X,
+        centers,
+        n_layers,
+        sample_weight=None,
+        return_trace=False,
+        random_state=None,
+    ):
         """Run ``n_layers`` layers literally, with the dense weights as written.
 
         The token matrices are built, and every sublayer projects, scores,
@@ -538,6 +554,9 @@ class Network:
         sample_weight : array-like of shape (n_samples,), default=None
         return_trace : bool, default=False
             Record every layer: centroids, labels, objective, attention maps.
+        random_state : int or RandomState, default=None
+            For an update attention that samples, the source of its noise;
+            None replays the draws of the run that ``fit`` kept.
 
         Returns
         -------
@@ -551,7 +570,16 @@ class Network:
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])
         points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
-        literal = LiteralPass(self.block, points, centers.shape[0])
+        block = self.block
+        if hasattr(block.update_attention, "random_state"):
+            # Replay the draws of the fitted run on a copy of the block.
+            block = copy.deepcopy(block)
+            sampler = np.random.RandomState()
+            sampler.set_state(self.sampling_state)
+            if random_state is not None:
+                sampler = check_random_state(random_state)
+            block.update_attention.random_state = sampler
+        literal = LiteralPass(block, points, centers.shape[0])
         return self._run(literal, points, centers, n_layers, False, return_trace)
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
