@@ -259,6 +259,27 @@ def nonzero_rows_and_centers(points, centers, labels):
     return rows, centers[labels[rows], points.indices]
 
 
+def sparse_distance_to_assigned(points, centers, labels, elementwise, center_totals):
+    """``sum_f elementwise(x_if - c_{labels_i} f)`` for CSR ``points``.
+
+    Over the non-zeros of ``x_i`` the terms are computed directly; the others
+    are ``elementwise(c_f)``, whose sum is ``center_totals`` (the sum of
+    ``elementwise`` over the whole center) less its part on the non-zeros of
+    ``x_i``, and is exactly 0 when ``x_i`` covers every non-zero of its center
+    (a medoid's distance to itself is 0).
+    """
+    rows, own = nonzero_rows_and_centers(points, centers, labels)
+    n_rows = points.shape[0]
+    on_support = np.bincount(
+        rows, weights=elementwise(points.data - own), minlength=n_rows
+    )
+    covered = np.bincount(rows, weights=elementwise(own), minlength=n_rows)
+    covered_count = np.bincount(rows, weights=own != 0, minlength=n_rows)
+    off_support = np.maximum(center_totals[labels] - covered, 0)
+    off_support[covered_count == np.count_nonzero(centers, axis=1)[labels]] = 0
+    return (on_support + off_support).astype(points.dtype, copy=False)
+
+
 def dot_with_assigned(points, centers, labels):
     """``x_i . c_{labels_i}`` for each row; a sparse row touches only its non-zeros."""
     if not sp.issparse(points):
@@ -281,6 +302,9 @@ class SquaredEuclideanScore:
 
     translation_invariant = True
 
+    def __init__(self, squared_distances=False):
+        self.squared_distances = squared_distances
+
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
 
@@ -297,15 +321,12 @@ class SquaredEuclideanScore:
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||^2`` for every point token (chunked)."""
         distances = np.empty(points.n_tokens, dtype=points.dtype)
-        center_norms = row_norms(centers, squared=True)
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
             if points.is_sparse:
-                # ||x||^2 - 2 x.c + ||c||^2, touching only the non-zeros of x
-                block = row_norms(chunk, squared=True)
-                block -= 2 * dot_with_assigned(chunk, centers, labels[rows])
-                block += center_norms[labels[rows]]
-                np.maximum(block, 0, out=block)
+                block = sparse_distance_to_assigned(
+                    chunk, centers, labels[rows], np.square, row_norms(centers, True)
+                )
             else:
                 difference = chunk - centers[labels[rows]]
                 block = np.einsum("ij,ij->i", difference, difference)
@@ -313,8 +334,8 @@ class SquaredEuclideanScore:
         return distances
 
     def distances(self, X, centers):
-        """Euclidean distances, for ``transform``."""
-        return euclidean_distances(X, centers)
+        """Euclidean distances for ``transform`` (as KMeans), or squared ones."""
+        return euclidean_distances(X, centers, squared=self.squared_distances)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -323,6 +344,9 @@ class SquaredEuclideanScore:
 class EuclideanScore(SquaredEuclideanScore):
     """Score ``-||x_i - c_j||``: it ranks as the squared score, whose matrix
     product it reuses, but its dissimilarity is the distance itself."""
+
+    def __init__(self):
+        super().__init__(squared_distances=False)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         return np.sqrt(
@@ -351,11 +375,8 @@ class ManhattanScore:
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
             if points.is_sparse:
-                # |c| everywhere, corrected where x has its non-zeros
-                row_of, own = nonzero_rows_and_centers(chunk, centers, labels[rows])
-                correction = np.abs(chunk.data - own) - np.abs(own)
-                block = center_norms[labels[rows]] + np.bincount(
-                    row_of, weights=correction, minlength=chunk.shape[0]
+                block = sparse_distance_to_assigned(
+                    chunk, centers, labels[rows], np.abs, center_norms
                 )
             else:
                 block = np.abs(chunk - centers[labels[rows]]).sum(axis=1)
@@ -673,20 +694,24 @@ class MedoidSamplingAttention(UpdateAttention):
     def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
         sample_weight = points.sample_weight
         members = np.flatnonzero(labels >= 0)
-        own = score.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+        # The current medoid is the member at the centroid's coordinates; the
+        # nearest member stands in for a centroid that is not a sample yet.
+        own = _COORDINATES.dissimilarity_to_assigned(
+            points, centers, labels, chunk_n_rows
+        )
         with np.errstate(divide="ignore"):
             keys = np.log(sample_weight) + self.random_state.gumbel(
                 size=sample_weight.shape[0]
             )
-        # Per cluster: the member nearest to the current centroid first, then
-        # the m members with the largest keys (the Gumbel-top-m draw).
-        nearest = _first_per_group(
+        # Per cluster: the current medoid first, then the m members with the
+        # largest keys (the Gumbel-top-m draw).
+        current = _first_per_group(
             members[np.lexsort((own[members], labels[members]))], labels
         )
         by_key = members[np.lexsort((-keys[members], labels[members]))]
         by_key = by_key[np.isfinite(keys[by_key])]
         drawn = by_key[_rank_in_group(labels[by_key]) < self.n_candidates]
-        candidates = np.concatenate([nearest, drawn])
+        candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
         candidate_points = points.dense_rows(candidates)
 
@@ -701,6 +726,13 @@ class MedoidSamplingAttention(UpdateAttention):
         )
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = candidate_points[best]
+        weights = np.bincount(
+            labels[members], weights=sample_weight[members], minlength=len(centers)
+        )
+        farthest, empty = RelocationHead().moves(
+            weights, points, labels, centers, score, chunk_n_rows
+        )
+        new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
     def literal(self, centroid_tokens, point_tokens, points, score):
@@ -728,33 +760,42 @@ class MedoidSamplingAttention(UpdateAttention):
         candidates_map = np.zeros_like(scores)
         new_centroid_tokens = centroid_tokens.copy()
         for j in np.flatnonzero(members.any(axis=1)):
-            own = score.pairwise(data[members[j]], centers[j : j + 1]).ravel()
-            nearest = np.flatnonzero(members[j])[np.argmin(own)]
+            own = _COORDINATES.pairwise(data[members[j]], centers[j : j + 1]).ravel()
+            current = np.flatnonzero(members[j])[np.argmin(own)]
             by_score = np.argsort(-scores[j], kind="stable")
             drawn = by_score[np.isfinite(scores[j, by_score])][: self.n_candidates]
-            candidates = np.concatenate([[nearest], drawn])
+            candidates = np.concatenate([[current], drawn])
             candidates_map[j, candidates] = 1.0
             costs = points.sample_weight[members[j]] @ score.pairwise(
                 data[members[j]], data[candidates]
             )
             new_centroid_tokens[j, :n_features] = data[candidates[np.argmin(costs)]]
+        farthest, empty = RelocationHead().moves(
+            points.sample_weight @ point_tokens[:, n_features:],
+            points,
+            slot_labels(point_tokens[:, n_features:]),
+            centers,
+            score,
+            points.n_tokens,
+        )
+        new_centroid_tokens[empty, :n_features] = data[farthest]
         return new_centroid_tokens, candidates_map
 
     def report(self, block, points, centers, labels, dissimilarities):
-        """The index of the data point each centroid sits on."""
-        score = block.assign_attention.score
-        best = np.full(centers.shape[0], np.inf)
-        indices = np.zeros(centers.shape[0], dtype=np.intp)
-        for rows in points.rows(max(1, 2**20 // centers.shape[0])):
-            distances = score.pairwise(points.chunk(rows), centers)
-            nearest = distances.argmin(axis=0)
-            closer = distances[nearest, np.arange(centers.shape[0])] < best
-            best[closer] = distances[nearest, np.arange(centers.shape[0])][closer]
-            indices[closer] = nearest[closer] + rows.start
+        """The index of the data point each centroid sits on (its coordinates)."""
+        indices = np.empty(centers.shape[0], dtype=np.intp)
+        for j in range(centers.shape[0]):
+            distances = _COORDINATES.dissimilarity_to_assigned(
+                points, centers, np.full(points.n_tokens, j), points.n_tokens
+            )
+            indices[j] = np.argmin(distances)
         return {"medoid_indices": indices}
 
     def __repr__(self):
         return f"MedoidSamplingAttention(n_candidates={self.n_candidates!r})"
+
+
+_COORDINATES = SquaredEuclideanScore()
 
 
 def _rank_in_group(groups):

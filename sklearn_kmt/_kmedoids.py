@@ -18,7 +18,7 @@ from ._network import kmeans_block
 
 METRIC_SCORES = {
     "euclidean": EuclideanScore,
-    "sqeuclidean": SquaredEuclideanScore,
+    "sqeuclidean": lambda: SquaredEuclideanScore(squared_distances=True),
     "manhattan": ManhattanScore,
     "cosine": CosineScore,
 }
@@ -52,7 +52,9 @@ class TransformerKMedoids(BaseTransformerKMeans):
         How the medoids are seeded: "k-medoids++" draws greedily with
         probability proportional to the dissimilarity to the nearest medoid so
         far; "random" draws samples by weight; a callable or an array gives
-        starting points, replaced by cluster members from the first layer on.
+        starting points, replaced by cluster members from the first layer on
+        (a starting point that attracts no sample takes the sample farthest
+        from its medoid, as an empty cluster does).
 
     n_init : "auto" or int, default="auto"
         Number of seedings to run; the one with the lowest inertia is kept.
@@ -114,6 +116,10 @@ class TransformerKMedoids(BaseTransformerKMeans):
     five seedings by default makes up for most of it (on six data sets of up
     to 3,000 points, the objective was on average 0.8% (Euclidean) and 1.0%
     (Manhattan) above FasterPAM's, against 2.5% and 4.8% with one seeding).
+
+    A medoid whose cluster is empty (a duplicate medoid, or a starting point
+    no sample is nearest to) moves to the sample farthest from its own medoid,
+    as the relocation head of k-means does.
 
     The loop stops when no medoid has changed for three consecutive layers
     (a sampled search may still improve after a layer without change), or
