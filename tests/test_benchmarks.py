@@ -4,8 +4,6 @@ import runpy
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -22,7 +20,11 @@ def test_compare_with_sklearn_quick(monkeypatch, capsys):
     assert len(rows) == 4  # two grid points, float64 and float32
     for row in rows:
         ours, theirs, ratio = map(float, row[4:7])
-        assert ratio == pytest.approx(ours / theirs, rel=0.02, abs=0.01)
+        low, high = map(float, row[7].split("-"))
+        assert ours > 0 and theirs > 0
+        assert 0 < low <= high
+        # The printed times are rounded to the millisecond.
+        assert low - 0.01 <= ratio <= high + 0.01
     for name in ("TransformerSoftKMeans", "TransformerTrimmedKMeans", "spherical"):
         assert name in out
     assert "threadpool: openblas" in out or "threadpool:" in out
