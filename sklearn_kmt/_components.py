@@ -39,7 +39,7 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._tokens import OneHotSlots, SoftSlots
+from ._tokens import CHUNK_BYTES, OneHotSlots, SoftSlots
 
 # -- the literal form: dense weights on the token space ------------------------
 
@@ -716,7 +716,8 @@ class MedoidSamplingAttention(UpdateAttention):
         candidate_points = points.dense_rows(candidates)
 
         costs = np.zeros(candidates.shape[0])
-        rows_per_chunk = max(1, chunk_n_rows // (self.n_candidates + 1))
+        # Each chunk holds the dissimilarities of its rows to every candidate.
+        rows_per_chunk = max(1, CHUNK_BYTES // (8 * candidates.shape[0]))
         for rows in points.rows(rows_per_chunk):
             dissimilarities = score.pairwise(points.chunk(rows), candidate_points)
             dissimilarities *= labels[rows, None] == candidate_cluster[None, :]

@@ -18,11 +18,7 @@ from ._components import (
     UpdateAttention,
     slot_labels,
 )
-from ._tokens import CentroidTokens, OneHotSlots, PointTokens
-
-# Upper bound on the scores of one chunk: large enough that the per-chunk
-# Python overhead is negligible, small enough to stay in cache-sized blocks.
-CHUNK_BYTES = 8 * 2**20
+from ._tokens import CHUNK_BYTES, CentroidTokens, OneHotSlots, PointTokens
 
 
 def chunk_n_rows(points, n_clusters):

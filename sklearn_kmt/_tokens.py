@@ -15,6 +15,11 @@ assembles the literal token matrix for small inputs.
 import numpy as np
 import scipy.sparse as sp
 
+# Upper bound on the buffers of one chunk of point tokens: large enough that
+# the per-chunk Python overhead is negligible, small enough for cache-sized
+# blocks.
+CHUNK_BYTES = 8 * 2**20
+
 
 def one_hot(labels, n_clusters, weights=None):
     """Hard assignment slots as a sparse matrix.
