@@ -1,0 +1,628 @@
+"""Tests for TransformerKMedoids.
+
+Every reference is computed here, independently of the package's engine:
+exact dissimilarities from ``scipy.spatial.distance.cdist``, scikit-learn's
+``pairwise_distances``, brute-force 1-medoid searches, and the ``kmedoids``
+package's FasterPAM for the quality of the optimum.
+"""
+
+import functools
+import pickle
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.spatial.distance import cdist
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_blobs,
+)
+from sklearn.metrics import pairwise_distances
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
+
+from sklearn_kmt import TransformerKMedoids
+
+METRICS = ["euclidean", "sqeuclidean", "manhattan", "cosine"]
+# The same dissimilarities under scipy's names, computed from differences
+# (no expanded ||x||^2 - 2 x.c + ||c||^2 and its cancellation).
+SCIPY_METRICS = {
+    "euclidean": "euclidean",
+    "sqeuclidean": "sqeuclidean",
+    "manhattan": "cityblock",
+    "cosine": "cosine",
+}
+CONTAINER_IDS = ["dense", "csr_matrix", "csr_array"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The candidate scoring calls the pairwise kernels on chunks of a few
+    # rows; on a busy machine, waking an OpenMP or BLAS thread team for each
+    # one costs far more than the work (a 240-point CSR Manhattan fit: 60 s
+    # instead of 1.5 s). One thread keeps the timings of this file stable.
+    with threadpool_limits(limits=1):
+        yield
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers and reference computations
+# ---------------------------------------------------------------------------
+
+
+def _dense(X):
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _dissimilarities(X, centers, metric):
+    """Exact float64 dissimilarities of the rows of X to the centers."""
+    return cdist(
+        _dense(X).astype(np.float64),
+        np.asarray(centers, dtype=np.float64),
+        SCIPY_METRICS[metric],
+    )
+
+
+def _weights_or_ones(sample_weight, n_samples):
+    return np.ones(n_samples) if sample_weight is None else sample_weight
+
+
+def _brute_force_objective(X, centers, metric, sample_weight=None):
+    """Weighted dissimilarity of every sample to its nearest center."""
+    D = _dissimilarities(X, centers, metric)
+    return _weights_or_ones(sample_weight, D.shape[0]) @ D.min(axis=1)
+
+
+def _general_position_data(n_samples, n_features, n_blobs, seed):
+    """Blobs with about 30% zeros, for CSR input.
+
+    Each row keeps its two largest entries, so that no row is zero and no two
+    rows are parallel: the cosine medoid of a cluster is then unique.
+    """
+    X, _ = make_blobs(
+        n_samples=n_samples,
+        n_features=n_features,
+        centers=n_blobs,
+        cluster_std=1.5,
+        center_box=(-10.0, 10.0),
+        random_state=seed,
+    )
+    small = np.abs(X) < np.quantile(np.abs(X), 0.3)
+    top_two = np.argsort(-np.abs(X), axis=1)[:, :2]
+    small[np.arange(n_samples)[:, None], top_two] = False
+    X[small] = 0.0
+    return X
+
+
+def _problem(container_id, weighted, seed=0, n_samples=200):
+    """(X, X_new, sample_weight) in the container named by ``container_id``."""
+    X = _general_position_data(n_samples + 40, 5, 4, seed)
+    rng = np.random.RandomState(seed)
+    sample_weight = rng.uniform(0.2, 3.0, size=n_samples) if weighted else None
+    to_container = {"dense": np.asarray, "csr_matrix": sp.csr_matrix}.get(
+        container_id, sp.csr_array
+    )
+    return to_container(X[:n_samples]), to_container(X[n_samples:]), sample_weight
+
+
+@functools.cache
+def _fitted(container_id, metric, weighted):
+    """A default fit on a generated problem, shared by the invariant tests."""
+    X, X_new, sample_weight = _problem(container_id, weighted)
+    km = TransformerKMedoids(n_clusters=5, metric=metric, random_state=0)
+    km.fit(X, sample_weight=sample_weight)
+    return X, X_new, sample_weight, km
+
+
+def _assert_close_to_pairwise(D, X, centers, metric):
+    """``D`` against scikit-learn's ``pairwise_distances`` for ``metric``."""
+    expected = pairwise_distances(
+        _dense(X).astype(np.float64), np.asarray(centers, np.float64), metric=metric
+    )
+    assert D.shape == expected.shape
+    scale = max(1.0, float(np.max(np.abs(_dense(X)))))
+    if metric == "euclidean":
+        # Compare squares: a square root amplifies the rounding of near-zero
+        # squared distances far beyond any relative tolerance.
+        err = np.max(np.abs(D**2 - expected**2))
+        assert err <= 1e-10 * scale**2, f"max squared distance error {err:.3g}"
+    else:
+        atol = 1e-10 * max(1.0, float(expected.max()))
+        assert_allclose(D, expected, rtol=1e-10, atol=atol)
+
+
+invariant_cases = pytest.mark.parametrize(
+    "container_id, metric, weighted",
+    [(c, m, w) for c in CONTAINER_IDS for m in METRICS for w in (False, True)],
+    ids=[
+        f"{c}-{m}-{'weighted' if w else 'unweighted'}"
+        for c in CONTAINER_IDS
+        for m in METRICS
+        for w in (False, True)
+    ],
+)
+
+# ---------------------------------------------------------------------------
+# 1. Fitted attributes against brute force
+# ---------------------------------------------------------------------------
+
+
+@invariant_cases
+def test_cluster_centers_are_the_rows_medoid_indices_name(
+    container_id, metric, weighted
+):
+    X, _, _, km = _fitted(container_id, metric, weighted)
+    assert km.cluster_centers_.shape == (5, X.shape[1])
+    assert km.medoid_indices_.shape == (5,)
+    assert np.unique(km.medoid_indices_).size == 5
+    assert_array_equal(km.cluster_centers_, _dense(X)[km.medoid_indices_])
+
+
+@invariant_cases
+def test_labels_are_the_nearest_medoid(container_id, metric, weighted):
+    X, _, _, km = _fitted(container_id, metric, weighted)
+    D = _dissimilarities(X, km.cluster_centers_, metric)
+    assert_array_equal(km.labels_, D.argmin(axis=1))
+
+
+@invariant_cases
+def test_inertia_is_the_weighted_dissimilarity_to_the_medoids(
+    container_id, metric, weighted
+):
+    X, _, sample_weight, km = _fitted(container_id, metric, weighted)
+    D = _dissimilarities(X, km.cluster_centers_, metric)
+    w = _weights_or_ones(sample_weight, X.shape[0])
+    expected = w @ D[np.arange(X.shape[0]), km.labels_]
+    assert km.inertia_ == pytest.approx(expected, rel=1e-10)
+
+
+@invariant_cases
+def test_predict_is_the_nearest_medoid(container_id, metric, weighted):
+    X, X_new, _, km = _fitted(container_id, metric, weighted)
+    assert_array_equal(km.predict(X), km.labels_)
+    D_new = _dissimilarities(X_new, km.cluster_centers_, metric)
+    assert_array_equal(km.predict(X_new), D_new.argmin(axis=1))
+
+
+@invariant_cases
+def test_transform_is_the_metric_to_the_medoids(container_id, metric, weighted):
+    X, X_new, _, km = _fitted(container_id, metric, weighted)
+    for data in (X, X_new):
+        _assert_close_to_pairwise(km.transform(data), data, km.cluster_centers_, metric)
+
+
+@invariant_cases
+def test_score_is_minus_the_weighted_objective(container_id, metric, weighted):
+    X, X_new, sample_weight, km = _fitted(container_id, metric, weighted)
+    assert km.score(X, sample_weight=sample_weight) == pytest.approx(
+        -km.inertia_, rel=1e-10
+    )
+    expected = _brute_force_objective(X_new, km.cluster_centers_, metric)
+    assert km.score(X_new) == pytest.approx(-expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_inertia_is_zero_when_every_sample_is_a_medoid(container, metric):
+    X = container(_general_position_data(60, 5, 3, seed=0))
+    km = TransformerKMedoids(60, metric=metric, n_init=1, random_state=0).fit(X)
+    assert_array_equal(np.sort(km.medoid_indices_), np.arange(60))
+    assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_fit_predict_returns_labels(container, metric):
+    X = container(_general_position_data(150, 4, 3, seed=1))
+    km = TransformerKMedoids(4, metric=metric, n_init=1, random_state=0)
+    labels = km.fit_predict(X)
+    assert_array_equal(labels, km.labels_)
+    assert_array_equal(labels, km.predict(X))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_float32_input_keeps_float32_and_its_rows(container, metric):
+    X64 = _general_position_data(200, 4, 3, seed=2)
+    X = container(X64.astype(np.float32))
+    km = TransformerKMedoids(4, metric=metric, n_init=1, random_state=0).fit(X)
+
+    assert km.cluster_centers_.dtype == np.float32
+    assert_array_equal(km.cluster_centers_, _dense(X)[km.medoid_indices_])
+    expected = _brute_force_objective(X, km.cluster_centers_, metric)
+    assert km.inertia_ == pytest.approx(expected, rel=1e-5)
+
+
+def _points_next_to_the_first_rows(X, n_clusters, random_state):
+    """Callable init off the data: the medoids must come from the layers."""
+    return _dense(X[:n_clusters]) + 0.01
+
+
+@pytest.mark.parametrize("init", ["k-medoids++", "random", "callable", "array"])
+def test_medoids_are_rows_of_X_for_every_init(container, init):
+    X_dense = _general_position_data(150, 3, 3, seed=3)
+    if init == "callable":
+        init = _points_next_to_the_first_rows
+    elif init == "array":
+        init = X_dense[[0, 50, 100]] + 0.01
+    X = container(X_dense)
+    km = TransformerKMedoids(3, init=init, n_init=1, max_iter=1, random_state=0)
+    km.fit(X)
+    assert_array_equal(km.cluster_centers_, X_dense[km.medoid_indices_])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_medoid_indices_name_the_medoids_among_near_duplicate_rows(metric):
+    # Every row has a twin 1e-9 away: the medoid is one of the two, and
+    # medoid_indices_ must name that one, not its twin.
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        X = rng.normal(size=(100, 2)) + 5.0
+        X = np.vstack([X, X + 1e-9])
+        km = TransformerKMedoids(4, metric=metric, random_state=seed).fit(X)
+        assert_array_equal(km.cluster_centers_, X[km.medoid_indices_])
+
+
+def _rows_on_two_directions():
+    """Twenty rows on each axis, each at its own distance from the origin."""
+    norms = np.random.RandomState(0).uniform(1.0, 5.0, size=(20, 1))
+    zeros = np.zeros_like(norms)
+    return np.vstack([np.hstack([norms, zeros]), np.hstack([zeros, norms])])
+
+
+def test_cosine_medoid_indices_name_the_medoids_among_parallel_rows():
+    X = _rows_on_two_directions()
+    km = TransformerKMedoids(2, metric="cosine", max_iter=30, random_state=0).fit(X)
+    assert_array_equal(km.cluster_centers_, X[km.medoid_indices_])
+
+
+def test_cosine_fit_on_parallel_rows_converges_before_max_iter():
+    # Every row of a direction is an exact cosine medoid; the current medoid
+    # is one of them, so no layer can improve on it and the loop must stop
+    # three layers after the first one.
+    X = _rows_on_two_directions()
+    km = TransformerKMedoids(2, metric="cosine", max_iter=30, random_state=0).fit(X)
+    assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
+    assert km.n_iter_ < km.max_iter
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_array_init_point_that_attracts_no_sample_still_ends_on_a_row(container):
+    X_dense, _ = make_blobs(n_samples=200, centers=3, random_state=0)
+    init = np.vstack([X_dense[:2], [[1000.0, 1000.0]]])
+    km = TransformerKMedoids(3, init=init, random_state=0).fit(container(X_dense))
+    assert_array_equal(km.cluster_centers_, X_dense[km.medoid_indices_])
+
+
+# ---------------------------------------------------------------------------
+# 2. The objective over the layers, and the stopping rule
+# ---------------------------------------------------------------------------
+
+N_LAYERS = 8
+
+
+@pytest.mark.parametrize("container_id", ["dense", "csr_matrix"])
+@pytest.mark.parametrize("metric", METRICS)
+def test_objective_never_increases_from_layer_to_layer(container_id, metric, capsys):
+    """Fits with max_iter = 1, ..., 8 follow one trajectory, whose objective
+    never increases.
+
+    The seeding is drawn before any layer, and the sampling noise comes from a
+    generator seeded by random_state alone, one Gumbel vector per layer: a
+    fit with max_iter=k therefore runs the first k layers of any longer fit
+    with the same random_state, and its inertia_ is the objective after
+    layer k. The test checks this nesting on what verbose prints (one line
+    per layer: the lines of a shorter fit must begin those of a longer one),
+    so that comparing the inertia_ of successive fits compares successive
+    layers of a single run.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1.0, 1.0, size=(400, 3))
+    X = sp.csr_matrix(X) if container_id == "csr_matrix" else X
+    # Few candidates: the search improves in small steps over many layers.
+    params = dict(
+        n_clusters=10, metric=metric, n_candidates=3, n_init=1, random_state=0
+    )
+
+    def fit(max_iter):
+        km = TransformerKMedoids(max_iter=max_iter, verbose=1, **params).fit(X)
+        out = capsys.readouterr().out
+        return km, re.findall(r"Layer (\d+): objective (\S+)", out)
+
+    longest, longest_lines = fit(N_LAYERS)
+    assert len(longest_lines) == longest.n_iter_
+    inertias = []
+    for max_iter in range(1, N_LAYERS + 1):
+        km, lines = fit(max_iter)
+        assert km.n_iter_ == min(max_iter, longest.n_iter_)
+        assert lines == longest_lines[: km.n_iter_]
+        # Whatever the line reports for the last layer (before or after the
+        # final assignment), the final assignment can only lower it.
+        assert km.inertia_ <= float(lines[-1][1]) * (1 + 1e-5)
+        inertias.append(km.inertia_)
+    assert_array_equal(km.medoid_indices_, longest.medoid_indices_)
+
+    inertias = np.array(inertias)
+    assert np.all(inertias[1:] <= inertias[:-1] * (1 + 1e-12)), inertias
+    assert inertias[-1] < inertias[0]  # the trajectory did move
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_stops_three_layers_after_the_last_medoid_change(metric):
+    X = np.random.RandomState(1).uniform(-1.0, 1.0, size=(300, 2))
+    params = dict(n_clusters=6, metric=metric, n_candidates=4, n_init=1, random_state=0)
+    final = TransformerKMedoids(**params).fit(X)
+    n_layers = final.n_iter_
+    assert 4 < n_layers < final.max_iter
+
+    # Trajectories are nested (see the test above): the medoids after
+    # n_layers - 3 layers are the final ones, those one layer earlier are not.
+    settled = TransformerKMedoids(max_iter=n_layers - 3, **params).fit(X)
+    before = TransformerKMedoids(max_iter=n_layers - 4, **params).fit(X)
+    assert_array_equal(settled.medoid_indices_, final.medoid_indices_)
+    assert not np.array_equal(before.medoid_indices_, final.medoid_indices_)
+
+
+def test_verbose_does_not_change_the_fit(capsys):
+    X = np.random.RandomState(0).uniform(size=(200, 2))
+    quiet = TransformerKMedoids(5, random_state=0).fit(X)
+    assert capsys.readouterr().out == ""
+    loud = TransformerKMedoids(5, verbose=1, random_state=0).fit(X)
+    assert "objective" in capsys.readouterr().out
+    assert_array_equal(loud.medoid_indices_, quiet.medoid_indices_)
+    assert loud.inertia_ == quiet.inertia_
+
+
+# ---------------------------------------------------------------------------
+# 3. Local optimality at convergence
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("container_id", ["dense", "csr_matrix"])
+def test_converged_medoids_are_exact_weighted_1_medoids(
+    container_id, metric, weighted, to_container
+):
+    n_samples = 150
+    X_dense = _general_position_data(n_samples, 3, 3, seed=4)
+    rng = np.random.RandomState(4)
+    sample_weight = rng.uniform(0.2, 3.0, size=n_samples) if weighted else None
+    w = _weights_or_ones(sample_weight, n_samples)
+    # n_candidates >= any cluster's size: every member is a candidate in
+    # every layer, so the medoid of a settled cluster minimises its cost.
+    km = TransformerKMedoids(
+        4, metric=metric, n_candidates=n_samples, n_init=1, random_state=0
+    )
+    km.fit(to_container(container_id)(X_dense), sample_weight=sample_weight)
+    assert km.n_iter_ < km.max_iter
+
+    for j in range(4):
+        members = np.flatnonzero(km.labels_ == j)
+        rows = X_dense[members]
+        costs = w[members] @ _dissimilarities(rows, rows, metric)
+        medoid = km.cluster_centers_[[j]]
+        chosen = w[members] @ _dissimilarities(rows, medoid, metric)[:, 0]
+        assert chosen == pytest.approx(costs.min(), rel=1e-12), f"cluster {j}"
+
+
+# ---------------------------------------------------------------------------
+# 4. Quality against FasterPAM
+# ---------------------------------------------------------------------------
+
+
+def _quality_datasets():
+    """(name, X, n_clusters) of at most 3,000 samples."""
+    scale = StandardScaler().fit_transform
+    return [
+        ("blobs", make_blobs(3000, 5, centers=8, cluster_std=2, random_state=0)[0], 8),
+        ("digits", load_digits().data, 10),
+        ("wine", scale(load_wine().data), 3),
+        ("breast_cancer", scale(load_breast_cancer().data), 2),
+        ("uniform", np.random.RandomState(0).uniform(size=(2000, 4)), 12),
+        ("iris", load_iris().data, 3),
+    ]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_default_fit_within_2_percent_of_fasterpam_on_average(metric):
+    kmedoids = pytest.importorskip("kmedoids")
+    ratios = {}
+    for name, X, k in _quality_datasets():
+        D = pairwise_distances(X, metric=metric)
+        reference = kmedoids.fasterpam(D, k, init="build", random_state=0).loss
+        km = TransformerKMedoids(k, metric=metric, random_state=0).fit(X)
+        ratios[name] = km.inertia_ / reference
+    assert np.mean(list(ratios.values())) <= 1.02, ratios
+
+
+# ---------------------------------------------------------------------------
+# 5. Memory
+# ---------------------------------------------------------------------------
+
+
+def _peak_traced_bytes(function):
+    """Peak memory traced by tracemalloc while ``function`` runs, above the start."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        baseline = tracemalloc.get_traced_memory()[0]
+        function()
+        return tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def test_traced_peak_sees_an_n_by_n_matrix():
+    # The bound below is only meaningful if numpy's buffers are traced.
+    X = np.random.RandomState(0).uniform(size=(2000, 2))
+    assert _peak_traced_bytes(lambda: pairwise_distances(X)) >= 2000 * 2000 * 8
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("container_id", ["dense", "csr_matrix"])
+def test_fit_never_forms_an_n_by_n_matrix(container_id, metric, to_container):
+    n_samples = 20_000
+    X, _ = make_blobs(n_samples=n_samples, n_features=2, centers=5, random_state=0)
+    X = to_container(container_id)(X)
+    km = TransformerKMedoids(5, metric=metric, n_init=1, max_iter=5, random_state=0)
+
+    peak = _peak_traced_bytes(lambda: km.fit(X))
+
+    # Measured: about 3 MB (linear in n); an n x n float64 matrix is 3.2 GB.
+    assert peak < 50e6, f"peak {peak / 1e6:.1f} MB"
+
+
+# ---------------------------------------------------------------------------
+# 6. Sample weights
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("container_id", ["dense", "csr_matrix"])
+def test_integer_weights_equal_repeated_rows(container_id, metric, to_container):
+    container = to_container(container_id)
+    rng = np.random.RandomState(0)
+    X, _ = make_blobs(
+        n_samples=60, n_features=3, centers=3, cluster_std=1.5, random_state=0
+    )
+    weights = rng.randint(1, 4, size=60)
+    X_repeated = np.repeat(X, weights, axis=0)
+    init = X[rng.choice(60, size=4, replace=False)]
+    # Every member is a candidate in every layer: the draw does not matter.
+    params = dict(n_clusters=4, metric=metric, init=init, n_candidates=len(X_repeated))
+
+    weighted = TransformerKMedoids(**params).fit(
+        container(X), sample_weight=weights.astype(float)
+    )
+    repeated = TransformerKMedoids(**params).fit(container(X_repeated))
+
+    assert_array_equal(weighted.cluster_centers_, repeated.cluster_centers_)
+    assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-10)
+    assert_array_equal(np.repeat(weighted.labels_, weights), repeated.labels_)
+
+
+# ---------------------------------------------------------------------------
+# 7. Errors
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("metric", "chebyshev"),
+        ("metric", "l2"),
+        ("n_candidates", 0),
+        ("n_candidates", 2.5),
+        ("init", "k-means++"),
+        ("init", "bogus"),
+    ],
+)
+def test_invalid_parameter_raises(param, value):
+    X, _ = make_blobs(n_samples=30, centers=3, random_state=0)
+    with pytest.raises(InvalidParameterError, match=re.escape(f"'{param}'")):
+        TransformerKMedoids(3, **{param: value}).fit(X)
+
+
+def test_n_samples_less_than_n_clusters_raises(container):
+    X, _ = make_blobs(n_samples=3, centers=3, random_state=0)
+    with pytest.raises(ValueError, match=r"n_samples=3 should be >= n_clusters=4"):
+        TransformerKMedoids(4).fit(container(X))
+
+
+# ---------------------------------------------------------------------------
+# 8. scikit-learn integration
+# ---------------------------------------------------------------------------
+
+
+def test_grid_search_over_n_candidates_with_adjusted_rand_score():
+    X, y = make_blobs(n_samples=300, centers=4, cluster_std=0.7, random_state=0)
+    search = GridSearchCV(
+        TransformerKMedoids(4, random_state=0),
+        {"n_candidates": [2, 8, 32]},
+        scoring="adjusted_rand_score",
+        cv=3,
+    ).fit(X, y)
+
+    assert sorted(search.cv_results_["param_n_candidates"]) == [2, 8, 32]
+    assert search.best_score_ > 0.9
+    best = search.best_estimator_
+    assert best.n_candidates in (2, 8, 32)
+    assert_array_equal(best.cluster_centers_, X[best.medoid_indices_])
+
+
+def test_get_feature_names_out():
+    X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+    km = TransformerKMedoids(3, random_state=0).fit(X)
+    assert_array_equal(
+        km.get_feature_names_out(),
+        ["transformerkmedoids0", "transformerkmedoids1", "transformerkmedoids2"],
+    )
+
+
+def test_n_init_auto_runs_five_seedings():
+    X = np.random.RandomState(0).uniform(size=(300, 2))
+    auto = TransformerKMedoids(6, random_state=0).fit(X)
+    five = TransformerKMedoids(6, n_init=5, random_state=0).fit(X)
+    one = TransformerKMedoids(6, n_init=1, random_state=0).fit(X)
+    assert_array_equal(auto.medoid_indices_, five.medoid_indices_)
+    assert auto.inertia_ <= one.inertia_
+
+
+# ---------------------------------------------------------------------------
+# 9. Determinism and persistence
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [7, "instance"])
+@pytest.mark.parametrize("metric", METRICS)
+def test_same_random_state_gives_the_same_medoids(container, metric, seed):
+    X = container(_general_position_data(200, 3, 5, seed=5))
+
+    def fit():
+        random_state = np.random.RandomState(7) if seed == "instance" else seed
+        return TransformerKMedoids(
+            6, metric=metric, n_candidates=4, n_init=2, random_state=random_state
+        ).fit(X)
+
+    first, second = fit(), fit()
+    assert_array_equal(second.medoid_indices_, first.medoid_indices_)
+    assert_array_equal(second.labels_, first.labels_)
+    assert second.inertia_ == first.inertia_
+
+
+def test_pickle_round_trip_keeps_predictions(container):
+    X = container(_general_position_data(200, 3, 3, seed=6))
+    km = TransformerKMedoids(3, metric="manhattan", random_state=0).fit(X)
+    loaded = pickle.loads(pickle.dumps(km))
+    assert_array_equal(loaded.medoid_indices_, km.medoid_indices_)
+    assert_array_equal(loaded.cluster_centers_, km.cluster_centers_)
+    assert_array_equal(loaded.predict(X), km.predict(X))
+    assert_array_equal(loaded.transform(X), km.transform(X))
+    assert loaded.score(X) == km.score(X)
+
+
+# ---------------------------------------------------------------------------
+# 10. Cosine: only directions matter
+# ---------------------------------------------------------------------------
+
+
+def test_cosine_labels_do_not_depend_on_row_norms(container):
+    X = _general_position_data(300, 4, 4, seed=7)
+    factors = np.random.RandomState(7).uniform(0.1, 10.0, size=300)
+    scaled = X * factors[:, None]
+
+    params = dict(n_clusters=4, metric="cosine", n_init=2, random_state=0)
+    km = TransformerKMedoids(**params).fit(container(X))
+    km_scaled = TransformerKMedoids(**params).fit(container(scaled))
+
+    assert_array_equal(km_scaled.labels_, km.labels_)
+    assert km_scaled.inertia_ == pytest.approx(km.inertia_, rel=1e-10)
