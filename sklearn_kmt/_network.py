@@ -531,6 +531,7 @@ class Network:
         sample_weight=None,
         return_trace=False,
         random_state=None,
+        literal=True,
     ):
         """Run ``n_layers`` layers literally, with the dense weights as written.
 
@@ -553,6 +554,10 @@ class Network:
         random_state : int or RandomState, default=None
             For an update attention that samples, the source of its noise;
             None replays the draws of the run that ``fit`` kept.
+        literal : bool, default=True
+            False runs the same layers through the fast pass that ``fit``
+            uses (any size, no attention maps in the trace): a way to trace
+            a fit after the fact.
 
         Returns
         -------
@@ -575,8 +580,11 @@ class Network:
             if random_state is not None:
                 sampler = check_random_state(random_state)
             block.update_attention.random_state = sampler
-        literal = LiteralPass(block, points, centers.shape[0])
-        return self._run(literal, points, centers, n_layers, False, return_trace)
+        if literal:
+            layer_pass = LiteralPass(block, points, centers.shape[0])
+        else:
+            layer_pass = FastPass(block, points)
+        return self._run(layer_pass, points, centers, n_layers, False, return_trace)
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
         if self.block.normalisation is not None:

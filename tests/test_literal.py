@@ -276,3 +276,27 @@ def test_printed_summary_names_components_and_counts_parameters():
         assert part in summary
     n_values = sum(W.size for W in estimator.network_.parameters().values())
     assert f"parameters: {n_values}" in summary
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_fast_replay_traces_the_same_layers_as_the_literal_one(name):
+    X, sample_weight = problem(7)
+    estimator = ESTIMATORS[name](7).fit(X, sample_weight=sample_weight)
+    runs = [
+        estimator.network_.forward(
+            X,
+            estimator.init_centers_,
+            estimator.n_iter_,
+            sample_weight=sample_weight,
+            return_trace=True,
+            literal=literal,
+        )
+        for literal in (True, False)
+    ]
+    literal, fast = runs
+    assert_array_equal(fast.labels, estimator.labels_)
+    assert len(fast.trace) == len(literal.trace) == estimator.n_iter_
+    for fast_layer, literal_layer in zip(fast.trace, literal.trace, strict=True):
+        assert_array_equal(fast_layer.labels, literal_layer.labels)
+        assert fast_layer.attention is None
+        assert fast_layer.objective == pytest.approx(literal_layer.objective, rel=1e-10)
