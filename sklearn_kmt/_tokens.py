@@ -174,11 +174,18 @@ class PointTokens:
 
     def chunk(self, rows):
         """Data part of some tokens (a slice or indices), normalised if so set."""
-        block = self.data[rows]
+        whole = isinstance(rows, slice) and rows == slice(None)
+        block = self.data if whole and self.is_sparse else self.data[rows]
         if self.scale is None:
             return block
         if sp.issparse(block):
-            return sp.csr_matrix(sp.diags_array(self.scale[rows]) @ block)
+            # New values on the same sparsity structure: no copy of the indices.
+            row_lengths = np.diff(block.indptr)
+            values = block.data * np.repeat(self.scale[rows], row_lengths)
+            return sp.csr_matrix(
+                (values.astype(block.dtype, copy=False), block.indices, block.indptr),
+                shape=block.shape,
+            )
         return block * self.scale[rows, None]
 
     def dense_rows(self, rows):
