@@ -5,8 +5,9 @@ estimators fit the same data from the same init array for the same number of
 layers (``tol=0``, ``max_iter`` fixed), alternating, several times; the table
 gives the median fit time of each, the ratio of the medians (ours / theirs)
 with the spread of the per-repeat ratios, and the peak memory of each as
-traced by Python's allocator (NumPy arrays included; memory that compiled
-code allocates itself is not seen). Then the cost of one layer of each
+traced by Python's allocator in one more fit (NumPy arrays included; memory
+that compiled code allocates itself is not seen). Times are taken without
+tracing, which slows every NumPy allocation. Then the cost of one layer of each
 variant relative to TransformerKMeans, and spherical k-means on a sparse
 TF-IDF-like matrix.
 
@@ -44,14 +45,19 @@ QUICK_GRID = [(2_000, 2, 8), (1_000, 20, 16)]
 
 
 def timed_fit(estimator, X):
-    """Fit; return (seconds, peak traced MiB)."""
-    tracemalloc.start()
+    """Fit; return the seconds it took."""
     start = time.perf_counter()
     estimator.fit(X)
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def traced_fit(estimator, X):
+    """Fit; return the peak memory traced by Python's allocator, in MiB."""
+    tracemalloc.start()
+    estimator.fit(X)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return seconds, peak
+    return peak
 
 
 def compare(n_samples, n_features, n_clusters, dtype, n_layers, repeats, seed=0):
@@ -64,15 +70,15 @@ def compare(n_samples, n_features, n_clusters, dtype, n_layers, repeats, seed=0)
         ours.append(timed_fit(TransformerKMeans(**params), X))
         theirs.append(timed_fit(KMeans(algorithm="lloyd", **params), X))
     ours, theirs = np.array(ours), np.array(theirs)
-    ratios = ours[:, 0] / theirs[:, 0]
+    ratios = ours / theirs
     return {
-        "ours": np.median(ours[:, 0]),
-        "theirs": np.median(theirs[:, 0]),
-        "ratio": np.median(ours[:, 0]) / np.median(theirs[:, 0]),
+        "ours": np.median(ours),
+        "theirs": np.median(theirs),
+        "ratio": np.median(ours) / np.median(theirs),
         "ratio_low": ratios.min(),
         "ratio_high": ratios.max(),
-        "peak_ours": ours[:, 1].max(),
-        "peak_theirs": theirs[:, 1].max(),
+        "peak_ours": traced_fit(TransformerKMeans(**params), X),
+        "peak_theirs": traced_fit(KMeans(algorithm="lloyd", **params), X),
     }
 
 
@@ -91,7 +97,7 @@ def variant_costs(n_samples, n_features, n_clusters, n_layers, repeats, seed=0):
     per_layer = {name: [] for name in estimators}
     for _ in range(repeats):
         for name, estimator in estimators.items():
-            seconds, _ = timed_fit(estimator, X)
+            seconds = timed_fit(estimator, X)
             per_layer[name].append(seconds / estimator.n_iter_)
     base = np.median(per_layer["TransformerKMeans"])
     return {name: np.median(times) / base for name, times in per_layer.items()}
@@ -157,7 +163,8 @@ def main(argv=None):
     shape = (500, 2_000) if args.quick else (20_000, 50_000)
     X = tfidf_like(*shape, density=0.005)
     estimator = TransformerSphericalKMeans(20, random_state=0)
-    seconds, peak = timed_fit(estimator, X)
+    seconds = timed_fit(estimator, X)
+    peak = traced_fit(TransformerSphericalKMeans(20, random_state=0), X)
     matrix_mib = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
     print(
         f"\nspherical k-means on a {shape[0]} x {shape[1]} TF-IDF-like CSR "
