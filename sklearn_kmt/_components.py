@@ -590,15 +590,23 @@ class UpdateAttention:
         """Empty running sums, to stream the point tokens into."""
         return ClusterStatistics(n_clusters, n_features)
 
-    def accumulate(self, statistics, points, slots, sample_weight):
-        """Add a chunk of point tokens and their slots to the running sums."""
+    def partial(self, points, slots, sample_weight):
+        """What a chunk of point tokens and their slots adds to the running sums.
+
+        Returns ``(sums, weights, shift)`` for :meth:`ClusterStatistics.add`;
+        chunks can be read in parallel and added in order.
+        """
         weights, shift = slots.update_weights(sample_weight)
         sums = weights @ points
-        statistics.add(
+        return (
             sums.toarray() if hasattr(sums, "toarray") else sums,
             np.asarray(weights.sum(axis=1)).ravel(),
             shift,
         )
+
+    def accumulate(self, statistics, points, slots, sample_weight):
+        """Add a chunk of point tokens and their slots to the running sums."""
+        statistics.add(*self.partial(points, slots, sample_weight))
 
     def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
         """The centroid stream after the attention and its residual.
@@ -686,6 +694,10 @@ class MedoidSamplingAttention(UpdateAttention):
         self.random_state = random_state
 
     def statistics(self, n_clusters, n_features):
+        return None
+
+    def partial(self, points, slots, sample_weight):
+        """Nothing to stream: sampling needs every slot first."""
         return None
 
     def accumulate(self, statistics, points, slots, sample_weight):

@@ -7,10 +7,12 @@ holds the package's only iteration loop.
 """
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
+from threadpoolctl import ThreadpoolController
 
 from ._components import (
     AssignAttention,
@@ -39,6 +41,39 @@ def chunk_n_rows(points, n_clusters):
     budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
     rows = int(budget // (row_items * points.dtype.itemsize))
     return max(1, min(points.n_tokens, rows))
+
+
+_POOLS = {}
+_BLAS = []
+
+
+def _blas():
+    """The BLAS libraries loaded in the process (found once)."""
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0]
+
+
+def stream(read, chunks):
+    """``read`` each chunk of point tokens; the results come in chunk order.
+
+    When BLAS may use several threads, the chunks go out in waves to as many
+    worker threads, each with a single-threaded BLAS, the way scikit-learn's
+    OpenMP loop does: NumPy and SciPy release the GIL in the work of a chunk.
+    The results are used in chunk order, so the outcome does not depend on
+    the number of workers.
+    """
+    chunks = list(chunks)
+    blas_threads = max((lib.num_threads for lib in _blas().lib_controllers), default=1)
+    n_workers = min(len(chunks), blas_threads)
+    if n_workers <= 1:
+        yield from map(read, chunks)
+        return
+    if n_workers not in _POOLS:
+        _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
+    with _blas().limit(limits=1):
+        for start in range(0, len(chunks), n_workers):
+            yield from _POOLS[n_workers].map(read, chunks[start : start + n_workers])
 
 
 class Block:
@@ -150,15 +185,22 @@ class Block:
         """
         key_bias = self.assign_attention.key_bias(centers)
         fused = update and self.gate is None
-        labels = np.empty(points.n_tokens, dtype=np.int32)
-        for rows in points.rows(rows_per_chunk):
+
+        def read(rows):
             chunk = points.chunk(rows)
             slots = self.assign_attention(chunk, centers, key_bias)
-            labels[rows] = slots.labels
+            partial = None
             if fused:
-                self.update_attention.accumulate(
-                    statistics, chunk, slots, points.sample_weight[rows]
+                partial = self.update_attention.partial(
+                    chunk, slots, points.sample_weight[rows]
                 )
+            return rows, slots.labels, partial
+
+        labels = np.empty(points.n_tokens, dtype=np.int32)
+        for rows, chunk_labels, partial in stream(read, points.rows(rows_per_chunk)):
+            labels[rows] = chunk_labels
+            if partial is not None:
+                statistics.add(*partial)
         if self.gate is None:
             return labels
         dissimilarities = self.assign_attention.score.dissimilarity_to_assigned(

@@ -137,3 +137,20 @@ def test_verbose_network_reports_each_layer(capsys):
     printed = capsys.readouterr().out
     assert printed.count("objective") == loud.n_layers
     np.testing.assert_array_equal(loud.centers, quiet.centers)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_network_result_does_not_depend_on_the_number_of_threads(sparse):
+    from threadpoolctl import threadpool_limits
+
+    X, weights, centers = blobs(8, n=4000, d=5, k=7)
+    points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
+    network = Network(kmeans_block(), max_layers=30, tol=0.0)
+    with config_context(working_memory=0.05):  # many chunks, read in parallel
+        assert chunk_n_rows(points, 7) < 1000
+        parallel = network(points, centers)
+        with threadpool_limits(1, user_api="blas"):
+            serial = network(points, centers)
+    np.testing.assert_array_equal(parallel.labels, serial.labels)
+    np.testing.assert_array_equal(parallel.centers, serial.centers)
+    assert parallel.n_layers == serial.n_layers
