@@ -49,7 +49,7 @@ def test_chunk_rows_follow_the_working_memory_budget():
     assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
     sparse_points = PointTokens(sp.csr_matrix((10**6, 10**5)), np.ones(10**6))
     assert chunk_n_rows(sparse_points, n_clusters=16) == 8 * 2**20 // (16 * 8)
-    n_rows = 10**5
+    n_rows = 2 * 10**5
     ten_per_row = sp.csr_matrix(
         (
             np.ones(10 * n_rows),
