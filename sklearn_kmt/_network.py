@@ -314,7 +314,8 @@ class Block:
 
     def assign(self, points, centers):
         """The assignment attention alone: index of the best centroid of each point."""
-        return self.read_slots(points, centers, lambda slots: slots.labels)
+        labels = self.read_slots(points, centers, lambda slots: slots.labels)
+        return labels.astype(np.int32, copy=False)
 
     def read_slots(self, points, centers, read):
         """The assignment attention alone, each chunk's slots read by ``read``.
