@@ -26,6 +26,14 @@ from sklearn.utils._testing import assert_allclose, assert_array_equal
 
 from sklearn_kmt import TransformerKMeans
 
+from _references import (
+    assert_centers_close,
+    data_scale,
+    dense,
+    rtol_for,
+    squared_distances,
+)
+
 # ---------------------------------------------------------------------------
 # Shared assertions and reference computations
 # ---------------------------------------------------------------------------
@@ -35,27 +43,6 @@ def _reference(**params):
     return KMeans(algorithm="lloyd", **params)
 
 
-def _rtol(dtype):
-    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def _scale(X):
-    """Scale of the data, used to make absolute center errors relative."""
-    return max(1.0, float(np.max(np.abs(_dense(X)))))
-
-
-def assert_centers_close(centers, expected, X, rtol):
-    centers = np.asarray(centers, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    assert centers.shape == expected.shape
-    err = np.max(np.abs(centers - expected)) if centers.size else 0.0
-    assert err <= rtol * _scale(X), f"max center error {err:.3g}"
-
-
 def assert_distances_close(D, D_expected, X, rtol):
     # Compare squared distances: the square root amplifies the rounding of
     # near-zero squared distances far beyond rtol, for any implementation.
@@ -63,7 +50,7 @@ def assert_distances_close(D, D_expected, X, rtol):
     D_expected = np.asarray(D_expected, dtype=np.float64)
     assert D.shape == D_expected.shape
     err = np.max(np.abs(D**2 - D_expected**2))
-    assert err <= rtol * _scale(X) ** 2, f"max squared distance error {err:.3g}"
+    assert err <= rtol * data_scale(X) ** 2, f"max squared distance error {err:.3g}"
 
 
 def assert_same_fit(km, ref, X, rtol, centers_of=None):
@@ -78,7 +65,7 @@ def assert_same_fit(km, ref, X, rtol, centers_of=None):
     idx = slice(None) if centers_of is None else centers_of
     assert_centers_close(km.cluster_centers_[idx], ref.cluster_centers_[idx], X, rtol)
     assert km.inertia_ == pytest.approx(
-        ref.inertia_, rel=rtol, abs=rtol * _scale(X) ** 2
+        ref.inertia_, rel=rtol, abs=rtol * data_scale(X) ** 2
     )
 
 
@@ -107,12 +94,6 @@ def assert_unchanged(X, snapshot):
         assert np.array_equal(X, snapshot[3], equal_nan=True)
 
 
-def _sq_distances(X, centers):
-    X = _dense(X).astype(np.float64)
-    centers = np.asarray(centers, dtype=np.float64)
-    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
-
-
 def _textbook_lloyd(X, sample_weight, centers, max_iter, tol):
     """Plain weighted Lloyd iterations with scikit-learn's stopping rule.
 
@@ -123,7 +104,7 @@ def _textbook_lloyd(X, sample_weight, centers, max_iter, tol):
 
     Returns labels, centers, n_iter and the center shift of each iteration.
     """
-    X = _dense(X).astype(np.float64)
+    X = dense(X).astype(np.float64)
     n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
     centers = np.array(centers, dtype=np.float64)
@@ -132,7 +113,7 @@ def _textbook_lloyd(X, sample_weight, centers, max_iter, tol):
     labels_old = None
     shifts = []
     for i in range(max_iter):
-        labels = np.argmin(_sq_distances(X, centers), axis=1)
+        labels = np.argmin(squared_distances(X, centers), axis=1)
         assert np.all(np.bincount(labels, minlength=n_clusters) > 0)
         new_centers = np.array(
             [
@@ -147,13 +128,13 @@ def _textbook_lloyd(X, sample_weight, centers, max_iter, tol):
         if shifts[-1] <= tol_abs:
             break
         labels_old = labels
-    labels = np.argmin(_sq_distances(X, centers), axis=1)
+    labels = np.argmin(squared_distances(X, centers), axis=1)
     return labels, centers, i + 1, shifts
 
 
 def _first_assignment_counts(X, init, sample_weight=None):
     """Weight of each cluster after assigning X to the nearest init center."""
-    labels = np.argmin(_sq_distances(X, init), axis=1)
+    labels = np.argmin(squared_distances(X, init), axis=1)
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     return np.bincount(labels, weights=w, minlength=len(init))
 
@@ -161,7 +142,7 @@ def _first_assignment_counts(X, init, sample_weight=None):
 def _pick_rows_init(X, n_clusters, random_state):
     """Callable init: distinct random rows of X (works for dense and CSR)."""
     idx = random_state.choice(X.shape[0], size=n_clusters, replace=False)
-    return _dense(X[idx])
+    return dense(X[idx])
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +205,7 @@ class Problem:
 
         if self.init == "array":
             idx = rng.choice(self.n_samples, size=self.n_clusters, replace=False)
-            init = _dense(X[idx]).astype(np.float64) + 0.1 * rng.normal(
+            init = dense(X[idx]).astype(np.float64) + 0.1 * rng.normal(
                 size=(self.n_clusters, self.n_features)
             )
         elif self.init == "callable":
@@ -298,7 +279,7 @@ PROBLEMS = [
 @pytest.mark.parametrize("problem", PROBLEMS, ids=str)
 def test_equals_sklearn_kmeans(problem, to_container):
     X, X_new, sample_weight, params = problem.build(to_container)
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
 
     km = TransformerKMeans(**params).fit(X, sample_weight=sample_weight)
     ref = _reference(**params).fit(X, sample_weight=sample_weight)
@@ -311,7 +292,7 @@ def test_equals_sklearn_kmeans(problem, to_container):
     assert D.dtype == D_ref.dtype
     assert_distances_close(D, D_ref, X_new, rtol)
     assert km.score(X_new) == pytest.approx(
-        ref.score(X_new), rel=rtol, abs=rtol * _scale(X_new) ** 2
+        ref.score(X_new), rel=rtol, abs=rtol * data_scale(X_new) ** 2
     )
 
 
@@ -334,7 +315,7 @@ def test_fit_predict_and_fit_transform_equal_sklearn(init, container, dtype):
     X, _ = make_blobs(n_samples=300, centers=4, n_features=3, random_state=1)
     X = container(X.astype(dtype))
     params = dict(n_clusters=4, init=init, random_state=7)
-    rtol = _rtol(dtype)
+    rtol = rtol_for(dtype)
 
     labels = TransformerKMeans(**params).fit_predict(X)
     assert_array_equal(labels, _reference(**params).fit_predict(X))
@@ -448,7 +429,7 @@ def test_empty_cluster_relocation_equals_sklearn(
     km = TransformerKMeans(**params).fit(X, sample_weight=sample_weight)
     ref = _reference(**params).fit(X, sample_weight=sample_weight)
 
-    assert_same_fit(km, ref, X, _rtol(dtype_name))
+    assert_same_fit(km, ref, X, rtol_for(dtype_name))
     # Relocated centers took points: every cluster is populated at the end.
     assert len(np.unique(km.labels_)) == init.shape[0]
 
@@ -461,7 +442,7 @@ def test_relocation_moves_empty_center_to_farthest_point(case, container):
     # One textbook Lloyd step with relocation: the empty clusters, in
     # increasing order, receive the points farthest from their assigned
     # center, farthest first; those points leave their old cluster.
-    labels = np.argmin(_sq_distances(X, init), axis=1)
+    labels = np.argmin(squared_distances(X, init), axis=1)
     dist = np.sum((X - init[labels]) ** 2, axis=1)
     farthest = np.argsort(dist)[::-1][:n_empty]
     empty = np.flatnonzero(np.bincount(labels, minlength=len(init)) == 0)
@@ -507,7 +488,7 @@ def test_weighted_vs_repeated(container, dtype):
     X_rep = np.repeat(X, sample_weight, axis=0)
     km_r = TransformerKMeans(**params).fit(container(X_rep))
 
-    rtol = _rtol(dtype)
+    rtol = rtol_for(dtype)
     assert km_w.n_iter_ > 2
     assert_array_equal(km_r.labels_, np.repeat(km_w.labels_, sample_weight))
     assert km_r.n_iter_ == km_w.n_iter_
@@ -643,7 +624,7 @@ def test_input_restored_with_copy_x_false():
     km_copy = TransformerKMeans(3, random_state=0, copy_x=True).fit(X_orig)
 
     # the documented in-place centring is undone, up to rounding
-    assert_allclose(X, X_orig, rtol=0, atol=1e-12 * _scale(X_orig))
+    assert_allclose(X, X_orig, rtol=0, atol=1e-12 * data_scale(X_orig))
     assert_same_fit(km, km_copy, X_orig, 1e-10)
 
 
@@ -942,7 +923,7 @@ def test_invalid_sample_weight_raises(container, weights, match):
     }[weights]
     X_snapshot, w_snapshot = _snapshot(X), sample_weight.copy()
     # an explicit init, so that no weighted random draw can raise instead
-    init = _dense(X[:3])
+    init = dense(X[:3])
 
     with pytest.raises(ValueError, match=match):
         TransformerKMeans(3, init=init).fit(X, sample_weight=sample_weight)

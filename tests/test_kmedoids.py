@@ -31,6 +31,8 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_kmt import TransformerKMedoids
 
+from _references import dense
+
 METRICS = ["euclidean", "sqeuclidean", "manhattan", "cosine"]
 # The same dissimilarities under scipy's names, computed from differences
 # (no expanded ||x||^2 - 2 x.c + ||c||^2 and its cancellation).
@@ -58,14 +60,10 @@ def _one_thread():
 # ---------------------------------------------------------------------------
 
 
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
 def _dissimilarities(X, centers, metric):
     """Exact float64 dissimilarities of the rows of X to the centers."""
     return cdist(
-        _dense(X).astype(np.float64),
+        dense(X).astype(np.float64),
         np.asarray(centers, dtype=np.float64),
         SCIPY_METRICS[metric],
     )
@@ -125,10 +123,10 @@ def _fitted(container_id, metric, weighted):
 def _assert_close_to_pairwise(D, X, centers, metric):
     """``D`` against scikit-learn's ``pairwise_distances`` for ``metric``."""
     expected = pairwise_distances(
-        _dense(X).astype(np.float64), np.asarray(centers, np.float64), metric=metric
+        dense(X).astype(np.float64), np.asarray(centers, np.float64), metric=metric
     )
     assert D.shape == expected.shape
-    scale = max(1.0, float(np.max(np.abs(_dense(X)))))
+    scale = max(1.0, float(np.max(np.abs(dense(X)))))
     if metric == "euclidean":
         # Compare squares: a square root amplifies the rounding of near-zero
         # squared distances far beyond any relative tolerance.
@@ -163,7 +161,7 @@ def test_cluster_centers_are_the_rows_medoid_indices_name(
     assert km.cluster_centers_.shape == (5, X.shape[1])
     assert km.medoid_indices_.shape == (5,)
     assert np.unique(km.medoid_indices_).size == 5
-    assert_array_equal(km.cluster_centers_, _dense(X)[km.medoid_indices_])
+    assert_array_equal(km.cluster_centers_, dense(X)[km.medoid_indices_])
 
 
 @invariant_cases
@@ -233,14 +231,14 @@ def test_float32_input_keeps_float32_and_its_rows(container, metric):
     km = TransformerKMedoids(4, metric=metric, n_init=1, random_state=0).fit(X)
 
     assert km.cluster_centers_.dtype == np.float32
-    assert_array_equal(km.cluster_centers_, _dense(X)[km.medoid_indices_])
+    assert_array_equal(km.cluster_centers_, dense(X)[km.medoid_indices_])
     expected = _brute_force_objective(X, km.cluster_centers_, metric)
     assert km.inertia_ == pytest.approx(expected, rel=1e-5)
 
 
 def _points_next_to_the_first_rows(X, n_clusters, random_state):
     """Callable init off the data: the medoids must come from the layers."""
-    return _dense(X[:n_clusters]) + 0.01
+    return dense(X[:n_clusters]) + 0.01
 
 
 @pytest.mark.parametrize("init", ["k-medoids++", "random", "callable", "array"])

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV
@@ -19,36 +18,17 @@ from sklearn.utils._testing import assert_allclose, assert_array_equal
 
 from sklearn_kmt import TransformerKMeans, TransformerSoftKMeans
 
+from _references import (
+    assert_centers_close,
+    data_scale,
+    dense,
+    rtol_for,
+    squared_distances,
+)
+
 # ---------------------------------------------------------------------------
 # Reference computations and assertions
 # ---------------------------------------------------------------------------
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def _scale(X):
-    """Scale of the data, used to make absolute errors relative."""
-    return max(1.0, float(np.max(np.abs(_dense(X)))))
-
-
-def _rtol(dtype):
-    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
-
-
-def assert_centers_close(centers, expected, X, rtol):
-    centers = np.asarray(centers, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    assert centers.shape == expected.shape
-    err = np.max(np.abs(centers - expected))
-    assert err <= rtol * _scale(X), f"max center error {err:.3g}"
-
-
-def _sq_distances(X, centers):
-    X = _dense(X).astype(np.float64)
-    centers = np.asarray(centers, dtype=np.float64)
-    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
 
 
 def _log_responsibilities(D, beta):
@@ -70,13 +50,13 @@ class SoftResult:
 
 def _textbook_soft_kmeans(X, sample_weight, init, beta, max_iter, tol):
     """Soft k-means from its definition, stopped on the scaled center shift."""
-    X = _dense(X).astype(np.float64)
+    X = dense(X).astype(np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
     centers = np.array(init, dtype=np.float64)
     tol_abs = tol * np.mean(np.var(X, axis=0))
     shifts = []
     for _ in range(max_iter):
-        r = np.exp(_log_responsibilities(_sq_distances(X, centers), beta))
+        r = np.exp(_log_responsibilities(squared_distances(X, centers), beta))
         mass = r.T @ w
         assert np.all(mass > 0), "a responsibility column underflowed"
         new_centers = (r * w[:, None]).T @ X / mass[:, None]
@@ -84,7 +64,7 @@ def _textbook_soft_kmeans(X, sample_weight, init, beta, max_iter, tol):
         centers = new_centers
         if shifts[-1] <= tol_abs:
             break
-    D = _sq_distances(X, centers)
+    D = squared_distances(X, centers)
     log_r = _log_responsibilities(D, beta)
     labels = np.argmax(log_r, axis=1)
     return SoftResult(
@@ -100,7 +80,7 @@ def _textbook_soft_kmeans(X, sample_weight, init, beta, max_iter, tol):
 
 
 def _free_energy(X, centers, beta, sample_weight=None):
-    D = _sq_distances(X, centers)
+    D = squared_distances(X, centers)
     w = np.ones(D.shape[0]) if sample_weight is None else sample_weight
     return float(-(w @ logsumexp(-0.5 * beta * D, axis=1)) / beta)
 
@@ -156,7 +136,7 @@ class Problem:
         else:
             sample_weight = None
         idx = rng.choice(self.n_samples, size=self.n_clusters, replace=False)
-        init = _dense(X[idx]).astype(np.float64) + 0.3 * rng.normal(
+        init = dense(X[idx]).astype(np.float64) + 0.3 * rng.normal(
             size=(self.n_clusters, self.n_features)
         )
         params = dict(
@@ -210,10 +190,10 @@ def _check_problem_is_informative(ref, problem, X):
     top = ref.responsibilities.max(axis=1)
     if problem.n_clusters > 1:
         assert np.mean(top < 0.99) > 0.1, "responsibilities are nearly hard"
-        gaps = _sq_distances(ref.centers, ref.centers)[
+        gaps = squared_distances(ref.centers, ref.centers)[
             np.triu_indices(problem.n_clusters, 1)
         ]
-        assert gaps.min() > 1e-3 * _scale(X) ** 2, "centers merged"
+        assert gaps.min() > 1e-3 * data_scale(X) ** 2, "centers merged"
     if problem.tol > 0:
         # rounding must not be able to move the stop by one layer
         margin = 1e-6 if problem.dtype == "float64" else 0.05
@@ -224,7 +204,7 @@ def _check_problem_is_informative(ref, problem, X):
 @pytest.mark.parametrize("problem", PROBLEMS, ids=str)
 def test_equals_textbook_soft_kmeans(problem, to_container):
     X, X_new, sample_weight, params = problem.build(to_container)
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
     ref = _textbook_soft_kmeans(
         X,
         sample_weight,
@@ -241,7 +221,7 @@ def test_equals_textbook_soft_kmeans(problem, to_container):
     assert soft.n_iter_ == ref.n_iter
     assert_array_equal(soft.labels_, ref.labels)
     assert_centers_close(soft.cluster_centers_, ref.centers, X, rtol)
-    scale2 = _scale(X) ** 2
+    scale2 = data_scale(X) ** 2
     assert soft.inertia_ == pytest.approx(ref.inertia, rel=rtol, abs=rtol * scale2)
     assert soft.free_energy_ == pytest.approx(
         ref.free_energy, rel=rtol, abs=rtol * scale2
@@ -252,11 +232,11 @@ def test_equals_textbook_soft_kmeans(problem, to_container):
 @pytest.mark.parametrize("problem", PROBLEMS, ids=str)
 def test_predictions_on_new_data_equal_textbook(problem, to_container):
     X, X_new, sample_weight, params = problem.build(to_container)
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
     soft = TransformerSoftKMeans(**params).fit(X, sample_weight=sample_weight)
     # the reference evaluated at the fitted centers isolates predict from fit
     centers = soft.cluster_centers_.astype(np.float64)
-    D = _sq_distances(X_new, centers)
+    D = squared_distances(X_new, centers)
     log_r = _log_responsibilities(D, problem.beta)
 
     proba = soft.predict_proba(X_new)
@@ -265,10 +245,10 @@ def test_predictions_on_new_data_equal_textbook(problem, to_container):
     assert_allclose(proba, np.exp(log_r), rtol=0, atol=rtol)
     assert_array_equal(soft.predict(X_new), np.argmax(log_r, axis=1))
     assert_allclose(
-        soft.transform(X_new) ** 2, D, rtol=0, atol=rtol * _scale(X_new) ** 2
+        soft.transform(X_new) ** 2, D, rtol=0, atol=rtol * data_scale(X_new) ** 2
     )
     assert soft.score(X_new) == pytest.approx(
-        -D.min(axis=1).sum(), rel=rtol, abs=rtol * _scale(X_new) ** 2
+        -D.min(axis=1).sum(), rel=rtol, abs=rtol * data_scale(X_new) ** 2
     )
 
 
@@ -382,7 +362,7 @@ def test_free_energy_at_extreme_scales_equals_its_definition(beta, data_scale):
     X = X * data_scale
     soft = TransformerSoftKMeans(3, beta=beta, random_state=0).fit(X)
 
-    D = _sq_distances(X, soft.cluster_centers_)
+    D = squared_distances(X, soft.cluster_centers_)
     # -1/beta logsumexp(-beta/2 D), rearranged to stay finite at any scale
     d_min = D.min(axis=1)
     with np.errstate(over="ignore"):

@@ -17,17 +17,11 @@ from sklearn.utils._testing import assert_allclose, assert_array_equal
 
 from sklearn_kmt import TransformerSphericalKMeans
 
+from _references import dense, rtol_for
+
 # ---------------------------------------------------------------------------
 # Reference computations and assertions
 # ---------------------------------------------------------------------------
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def _rtol(dtype):
-    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
 
 
 def _normalise_rows(A):
@@ -67,7 +61,7 @@ def _textbook_spherical_kmeans(X, sample_weight, init, max_iter, tol):
     the unit centers is <= ``tol`` times the mean variance of the normalised
     rows. Empty clusters are not handled: the problems using it have none.
     """
-    X_hat = _normalise_rows(_dense(X))
+    X_hat = _normalise_rows(dense(X))
     w = np.ones(X_hat.shape[0]) if sample_weight is None else sample_weight
     centers = _normalise_rows(init)
     n_clusters = centers.shape[0]
@@ -101,7 +95,7 @@ def _textbook_spherical_kmeans(X, sample_weight, init, max_iter, tol):
 
 
 def _cosine_distances(X, centers):
-    return 1 - _normalise_rows(_dense(X)) @ _normalise_rows(centers).T
+    return 1 - _normalise_rows(dense(X)) @ _normalise_rows(centers).T
 
 
 # ---------------------------------------------------------------------------
@@ -161,9 +155,9 @@ class Problem:
         else:
             sample_weight = None
         if directions is None:
-            nonzero = np.flatnonzero(np.abs(_dense(X)).sum(axis=1) > 0)
+            nonzero = np.flatnonzero(np.abs(dense(X)).sum(axis=1) > 0)
             idx = rng.choice(nonzero, size=self.n_clusters, replace=False)
-            directions = _normalise_rows(_dense(X[idx]))
+            directions = _normalise_rows(dense(X[idx]))
         init = directions + 0.2 * rng.normal(size=(self.n_clusters, d))
         # rows of the init are deliberately not unit vectors
         init *= rng.uniform(0.1, 20.0, size=(self.n_clusters, 1))
@@ -231,7 +225,7 @@ def test_equals_textbook_spherical_kmeans(problem, to_container):
 
     est = TransformerSphericalKMeans(**params).fit(X, sample_weight=sample_weight)
 
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
     assert est.cluster_centers_.dtype == np.dtype(problem.dtype)
     assert est.n_iter_ == ref.n_iter
     assert_array_equal(est.labels_, ref.labels)
@@ -248,11 +242,11 @@ def test_predict_and_transform_equal_textbook(problem, to_container):
 
     D = est.transform(X_new)
 
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
     assert D.dtype == np.dtype(problem.dtype)
     assert_allclose(D, _cosine_distances(X_new, centers), rtol=0, atol=rtol)
     assert_array_equal(
-        est.predict(X_new), _assign(_normalise_rows(_dense(X_new)), centers)
+        est.predict(X_new), _assign(_normalise_rows(dense(X_new)), centers)
     )
     assert_array_equal(est.predict(X), est.labels_)
 
@@ -277,7 +271,7 @@ def test_centers_have_unit_norm(container, dtype):
     assert_allclose(
         np.linalg.norm(est.cluster_centers_.astype(np.float64), axis=1),
         1.0,
-        rtol=_rtol(dtype),
+        rtol=rtol_for(dtype),
     )
 
 
@@ -369,7 +363,7 @@ def test_zero_rows_give_no_nan(container, dtype):
     # no direction: similarity 0 to every centroid, so the tie goes to the first
     assert_array_equal(est.labels_[zero_rows], 0)
     assert_array_equal(labels[zero_rows], 0)
-    assert_allclose(D[zero_rows], 1.0, rtol=0, atol=_rtol(dtype))
+    assert_allclose(D[zero_rows], 1.0, rtol=0, atol=rtol_for(dtype))
 
 
 def test_zero_rows_count_one_in_the_inertia(container):

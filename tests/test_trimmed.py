@@ -10,43 +10,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._testing import assert_allclose, assert_array_equal
 
 from sklearn_kmt import TransformerKMeans, TransformerTrimmedKMeans
 
+from _references import (
+    assert_centers_close,
+    data_scale,
+    dense,
+    rtol_for,
+    squared_distances,
+)
+
 # ---------------------------------------------------------------------------
 # Reference computations and assertions
 # ---------------------------------------------------------------------------
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def _scale(X):
-    """Scale of the data, used to make absolute errors relative."""
-    return max(1.0, float(np.max(np.abs(_dense(X)))))
-
-
-def _rtol(dtype):
-    return 1e-4 if np.dtype(dtype) == np.float32 else 1e-10
-
-
-def assert_centers_close(centers, expected, X, rtol):
-    centers = np.asarray(centers, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    assert centers.shape == expected.shape
-    err = np.max(np.abs(centers - expected))
-    assert err <= rtol * _scale(X), f"max center error {err:.3g}"
-
-
-def _sq_distances(X, centers):
-    X = _dense(X).astype(np.float64)
-    centers = np.asarray(centers, dtype=np.float64)
-    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=-1)
 
 
 def _kept(d, w, trim_fraction):
@@ -64,7 +44,7 @@ def _kept(d, w, trim_fraction):
 
 def _concentration(X, w, centers, trim_fraction):
     """Nearest center of each point, -1 for the trimmed ones, and distances."""
-    D = _sq_distances(X, centers)
+    D = squared_distances(X, centers)
     labels = np.argmin(D, axis=1)
     d = D[np.arange(D.shape[0]), labels]
     return np.where(_kept(d, w, trim_fraction), labels, -1), d
@@ -92,7 +72,7 @@ def _textbook_trimmed_kmeans(
     the data mean (so that outliers do not loosen it). An empty cluster keeps
     its center when ``allow_empty``; otherwise it fails the reference.
     """
-    X = _dense(X).astype(np.float64)
+    X = dense(X).astype(np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
     centers = np.array(init, dtype=np.float64)
     around_mean = _kept(((X - X.mean(axis=0)) ** 2).sum(axis=1), w, trim_fraction)
@@ -117,7 +97,7 @@ def _textbook_trimmed_kmeans(
         previous = labels
     if not strict:
         labels, _ = _concentration(X, w, centers, trim_fraction)
-    d = np.min(_sq_distances(X, centers), axis=1)
+    d = np.min(squared_distances(X, centers), axis=1)
     kept = labels >= 0
     return TrimmedResult(
         labels=labels,
@@ -276,14 +256,14 @@ def test_equals_textbook_trimmed_kmeans(problem, to_container):
 
     est = TransformerTrimmedKMeans(**params).fit(X, sample_weight=sample_weight)
 
-    rtol = _rtol(problem.dtype)
+    rtol = rtol_for(problem.dtype)
     assert est.cluster_centers_.dtype == np.dtype(problem.dtype)
     assert est.n_iter_ == ref.n_iter
     assert_array_equal(est.labels_, ref.labels)
     assert_centers_close(est.cluster_centers_, ref.centers, X, rtol)
-    scale2 = _scale(X) ** 2
+    scale2 = data_scale(X) ** 2
     assert est.inertia_ == pytest.approx(ref.inertia, rel=rtol, abs=rtol * scale2)
-    assert est.radius_ == pytest.approx(ref.radius, rel=rtol, abs=rtol * _scale(X))
+    assert est.radius_ == pytest.approx(ref.radius, rel=rtol, abs=rtol * data_scale(X))
 
 
 def test_problems_cover_the_required_grid():
@@ -313,7 +293,7 @@ def test_unit_weights_trim_floor_of_the_fraction(n_samples, trim_fraction):
     n_trimmed = math.floor(trim_fraction * n_samples)
     assert np.sum(est.labels_ == -1) == n_trimmed
     # the trimmed points are the farthest ones from their nearest center
-    d = np.min(_sq_distances(X, est.cluster_centers_), axis=1)
+    d = np.min(squared_distances(X, est.cluster_centers_), axis=1)
     if 0 < n_trimmed:
         assert d[est.labels_ == -1].min() >= d[est.labels_ >= 0].max()
 
@@ -432,7 +412,7 @@ def _fitted_on_outlier_data(container):
 def test_radius_is_the_distance_of_the_farthest_kept_point(container):
     X, est = _fitted_on_outlier_data(container)
 
-    d = np.sqrt(np.min(_sq_distances(X, est.cluster_centers_), axis=1))
+    d = np.sqrt(np.min(squared_distances(X, est.cluster_centers_), axis=1))
 
     assert est.radius_ == pytest.approx(d[est.labels_ >= 0].max(), rel=1e-10)
     assert np.all(d[est.labels_ == -1] >= est.radius_ * (1 - 1e-10))
@@ -440,7 +420,7 @@ def test_radius_is_the_distance_of_the_farthest_kept_point(container):
 
 def test_predict_on_training_data_gives_labels(container):
     X, est = _fitted_on_outlier_data(container)
-    d = np.sqrt(np.min(_sq_distances(X, est.cluster_centers_), axis=1))
+    d = np.sqrt(np.min(squared_distances(X, est.cluster_centers_), axis=1))
     # rounding may flip a point that lies on the trimming radius itself
     clear = np.abs(d - est.radius_) > 1e-9 * est.radius_
     assert np.sum(~clear) <= 1
@@ -459,7 +439,7 @@ def test_predict_gives_minus_one_beyond_the_radius(container):
             rng.uniform(-60.0, 60.0, size=(200, 2)),
         ]
     )
-    D = _sq_distances(X_new, est.cluster_centers_)
+    D = squared_distances(X_new, est.cluster_centers_)
     d = np.sqrt(D.min(axis=1))
     expected = np.where(d > est.radius_, -1, D.argmin(axis=1))
     clear = np.abs(d - est.radius_) > 1e-9 * est.radius_
