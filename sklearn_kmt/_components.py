@@ -221,7 +221,8 @@ class Softmax:
         scaled = scores - scores.max(axis=1, keepdims=True)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled *= self.beta
-        scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
+        if np.isinf(self.beta):
+            scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
         scaled -= np.log(np.exp(scaled).sum(axis=1, keepdims=True))
         return SoftSlots(scaled)
 
