@@ -21,30 +21,6 @@ import scipy.sparse as sp
 CHUNK_BYTES = 8 * 2**20
 
 
-def one_hot(labels, n_clusters, weights=None):
-    """Hard assignment slots as a sparse matrix.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n_points,)
-        Index of the one in each slot.
-    n_clusters : int
-        Length of a slot.
-    weights : ndarray of shape (n_points,), default=None
-        Value of the one in each row (1 when None).
-
-    Returns
-    -------
-    slots : scipy.sparse.csr_array of shape (n_points, n_clusters)
-    """
-    n_points = labels.shape[0]
-    if weights is None:
-        weights = np.ones(n_points)
-    return sp.csr_array(
-        (weights, labels, np.arange(n_points + 1)), shape=(n_points, n_clusters)
-    )
-
-
 class OneHotSlots:
     """Hard assignment slots ``y_i = e_{labels_i}`` of a chunk of points.
 

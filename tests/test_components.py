@@ -12,7 +12,7 @@ from sklearn_kmt._components import (
     SquaredEuclideanScore,
     UpdateAttention,
 )
-from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens, one_hot
+from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens
 
 CONTAINERS = {"dense": np.asarray, "csr": sp.csr_matrix}
 
@@ -155,7 +155,7 @@ def test_relocation_head_moves_nothing_when_every_point_sits_on_its_centroid():
 
 def test_one_hot_slots_and_literal_token_matrices():
     labels = np.array([2, 0, 2], dtype=np.int32)
-    slots = one_hot(labels, 3).toarray()
+    slots = OneHotSlots(labels, 3).dense()
     np.testing.assert_array_equal(slots, np.eye(3)[labels])
     X = np.arange(6.0).reshape(3, 2)
     tokens = PointTokens(sp.csr_matrix(X), np.ones(3)).dense(slots)
