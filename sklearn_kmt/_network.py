@@ -7,7 +7,9 @@ holds the package's only iteration loop.
 """
 
 import copy
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn import get_config
@@ -59,6 +61,29 @@ def _blas():
     return _BLAS[0]
 
 
+_LIMITED = {"lock": threading.Lock(), "users": 0, "limiter": None}
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Limit BLAS to one thread while any layer reads chunks on workers.
+
+    Counted, so that layers running at once in several threads (concurrent
+    ``predict`` calls) restore the original limits only when the last ends.
+    """
+    with _LIMITED["lock"]:
+        if _LIMITED["users"] == 0:
+            _LIMITED["limiter"] = _blas().limit(limits=1)
+        _LIMITED["users"] += 1
+    try:
+        yield
+    finally:
+        with _LIMITED["lock"]:
+            _LIMITED["users"] -= 1
+            if _LIMITED["users"] == 0:
+                _LIMITED["limiter"].restore_original_limits()
+
+
 def stream(read, chunks):
     """``read`` each chunk of point tokens; the results come in chunk order.
 
@@ -76,7 +101,7 @@ def stream(read, chunks):
         return
     if n_workers not in _POOLS:
         _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
-    with _blas().limit(limits=1):
+    with _single_threaded_blas():
         for start in range(0, len(chunks), n_workers):
             yield from _POOLS[n_workers].map(read, chunks[start : start + n_workers])
 
@@ -180,6 +205,24 @@ class Block:
             return points, centers
         return self.normalisation.points(points), self.normalisation(centers)
 
+    def _assigned_chunks(self, points, centers, rows_per_chunk, read):
+        """The assignment attention over the stream of point tokens.
+
+        ``read(rows, chunk, slots)`` is applied to each chunk, on worker
+        threads when BLAS allows (see :func:`stream`); the results come in
+        chunk order.
+        """
+        key_bias = self.assign_attention.key_bias(centers)
+        # Column-major keys make the transposed operand of the score's matrix
+        # product contiguous (four times faster for few features).
+        keys = np.asfortranarray(centers)
+
+        def assign(rows):
+            chunk = points.chunk(rows)
+            return read(rows, chunk, self.assign_attention(chunk, keys, key_bias))
+
+        return stream(assign, points.rows(rows_per_chunk))
+
     def _point_stream(
         self, points, centers, rows_per_chunk, statistics=None, update=False
     ):
@@ -188,15 +231,9 @@ class Block:
         With ``update``, the update attention reads the new slots into
         ``statistics`` too.
         """
-        key_bias = self.assign_attention.key_bias(centers)
-        # Column-major keys make the transposed operand of the score's matrix
-        # product contiguous (four times faster for few features).
-        keys = np.asfortranarray(centers)
         fused = update and self.gate is None
 
-        def read(rows):
-            chunk = points.chunk(rows)
-            slots = self.assign_attention(chunk, keys, key_bias)
+        def read(rows, chunk, slots):
             partial = None
             if fused:
                 partial = self.update_attention.partial(
@@ -205,7 +242,8 @@ class Block:
             return rows, slots.labels, partial
 
         labels = np.empty(points.n_tokens, dtype=np.int32)
-        for rows, chunk_labels, partial in stream(read, points.rows(rows_per_chunk)):
+        assigned = self._assigned_chunks(points, centers, rows_per_chunk, read)
+        for rows, chunk_labels, partial in assigned:
             labels[rows] = chunk_labels
             if partial is not None:
                 statistics.add(*partial)
@@ -333,12 +371,16 @@ class Block:
             The chunks' arrays, concatenated.
         """
         points, centers = self._normalised(points, centers)
-        key_bias = self.assign_attention.key_bias(centers)
+        rows_per_chunk = chunk_n_rows(points, len(centers))
         return np.concatenate(
-            [
-                read(self.assign_attention(points.chunk(rows), centers, key_bias))
-                for rows in points.rows(chunk_n_rows(points, len(centers)))
-            ]
+            list(
+                self._assigned_chunks(
+                    points,
+                    centers,
+                    rows_per_chunk,
+                    lambda rows, chunk, slots: read(slots),
+                )
+            )
         )
 
     def dissimilarities(self, points, centers, labels):

@@ -154,3 +154,32 @@ def test_network_result_does_not_depend_on_the_number_of_threads(sparse):
     np.testing.assert_array_equal(parallel.labels, serial.labels)
     np.testing.assert_array_equal(parallel.centers, serial.centers)
     assert parallel.n_layers == serial.n_layers
+
+
+def test_concurrent_assignments_agree_and_restore_the_blas_threads():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    X, weights, centers = blobs(9, n=50_000, d=4, k=6)
+    points = PointTokens(X, weights)
+    block = kmeans_block()
+    assert chunk_n_rows(points, 6) < 50_000  # several chunks, read on workers
+    before = blas_threads()
+    serial = block.assign(points, centers)
+    results = [None] * 6
+
+    def assign(i):
+        results[i] = block.assign(points, centers)
+
+    threads = [threading.Thread(target=assign, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for labels in results:
+        np.testing.assert_array_equal(labels, serial)
+    assert blas_threads() == before
