@@ -261,6 +261,25 @@ def nonzero_rows_and_centers(points, centers, labels):
     return rows, centers[labels[rows], points.indices]
 
 
+def distance_to_assigned(points, centers, labels, chunk_n_rows, elementwise, row_sums):
+    """``sum_f elementwise(x_if - c_{labels_i} f)`` for every point token.
+
+    Dense chunks apply ``row_sums`` to their difference with the assigned
+    centers; sparse chunks go through :func:`sparse_distance_to_assigned`.
+    """
+    distances = np.empty(points.n_tokens, dtype=points.dtype)
+    center_totals = elementwise(centers).sum(axis=1)
+    for rows in points.rows(chunk_n_rows):
+        chunk = points.chunk(rows)
+        if points.is_sparse:
+            distances[rows] = sparse_distance_to_assigned(
+                chunk, centers, labels[rows], elementwise, center_totals
+            )
+        else:
+            distances[rows] = row_sums(chunk - centers[labels[rows]])
+    return distances
+
+
 def sparse_distance_to_assigned(points, centers, labels, elementwise, center_totals):
     """``sum_f elementwise(x_if - c_{labels_i} f)`` for CSR ``points``.
 
@@ -322,18 +341,14 @@ class SquaredEuclideanScore:
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||^2`` for every point token (chunked)."""
-        distances = np.empty(points.n_tokens, dtype=points.dtype)
-        for rows in points.rows(chunk_n_rows):
-            chunk = points.chunk(rows)
-            if points.is_sparse:
-                block = sparse_distance_to_assigned(
-                    chunk, centers, labels[rows], np.square, row_norms(centers, True)
-                )
-            else:
-                difference = chunk - centers[labels[rows]]
-                block = np.einsum("ij,ij->i", difference, difference)
-            distances[rows] = block
-        return distances
+        return distance_to_assigned(
+            points,
+            centers,
+            labels,
+            chunk_n_rows,
+            np.square,
+            lambda difference: np.einsum("ij,ij->i", difference, difference),
+        )
 
     def distances(self, X, centers):
         """Euclidean distances for ``transform`` (as KMeans), or squared ones."""
@@ -372,18 +387,14 @@ class ManhattanScore:
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||_1`` for every point token (chunked)."""
-        distances = np.empty(points.n_tokens, dtype=points.dtype)
-        center_norms = np.abs(centers).sum(axis=1)
-        for rows in points.rows(chunk_n_rows):
-            chunk = points.chunk(rows)
-            if points.is_sparse:
-                block = sparse_distance_to_assigned(
-                    chunk, centers, labels[rows], np.abs, center_norms
-                )
-            else:
-                block = np.abs(chunk - centers[labels[rows]]).sum(axis=1)
-            distances[rows] = block
-        return distances
+        return distance_to_assigned(
+            points,
+            centers,
+            labels,
+            chunk_n_rows,
+            np.abs,
+            lambda difference: np.abs(difference).sum(axis=1),
+        )
 
     def pairwise(self, points, centers):
         return manhattan_distances(points, centers)
