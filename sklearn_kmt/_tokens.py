@@ -48,11 +48,15 @@ class OneHotSlots:
         shift : ndarray of shape (n_clusters,)
             The log-scale the weights are relative to (zeros).
         """
-        kept = self.labels >= 0
-        indptr = np.concatenate([[0], np.cumsum(kept)])
+        labels, n_points = self.labels, self.labels.shape[0]
+        if labels.min(initial=0) >= 0:
+            indptr = np.arange(n_points + 1)
+        else:  # a gate zeroed some slots: their columns stay empty
+            kept = labels >= 0
+            indptr = np.concatenate([[0], np.cumsum(kept)])
+            sample_weight, labels = sample_weight[kept], labels[kept]
         weights = sp.csc_array(
-            (sample_weight[kept], self.labels[kept], indptr),
-            shape=(self.n_clusters, self.labels.shape[0]),
+            (sample_weight, labels, indptr), shape=(self.n_clusters, n_points)
         )
         return weights, np.zeros(self.n_clusters)
 
