@@ -285,19 +285,9 @@ class Block:
         """
         n_features = points.n_features
         score = self.assign_attention.score
-        if self.normalisation is not None:
-            point_tokens = self.normalisation.literal(point_tokens, n_features)
-            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
-            points = points.normalised(
-                (point_tokens[:, :n_features] != 0).any(axis=1).astype(float)
-            )
-        point_tokens, assignment = self.assign_attention.literal(
-            point_tokens, centroid_tokens, n_features
+        point_tokens, centroid_tokens, points, assignment = self._literal_points(
+            point_tokens, centroid_tokens, points
         )
-        if self.gate is not None:
-            point_tokens = self.gate.literal(
-                point_tokens, centroid_tokens, points, score
-            )
         labels = slot_labels(point_tokens[:, n_features:])
         if self.relocation_head is not None:
             point_tokens = self.relocation_head.literal(
@@ -311,20 +301,34 @@ class Block:
         attention = {"assign_attention": assignment, "update_attention": update}
         return labels, point_tokens, centroid_tokens, attention
 
-    def literal_point_stream(self, point_tokens, centroid_tokens, points):
-        """The point stream alone, as written: labels after assignment and gate."""
+    def _literal_points(self, point_tokens, centroid_tokens, points):
+        """Normalisation, assignment attention and gate, as written.
+
+        Returns the point and centroid tokens after them, the points seen
+        through the normalisation, and the assignment attention's map.
+        """
         n_features = points.n_features
         if self.normalisation is not None:
             point_tokens = self.normalisation.literal(point_tokens, n_features)
             centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
-        point_tokens, _ = self.assign_attention.literal(
+            points = points.normalised(
+                (point_tokens[:, :n_features] != 0).any(axis=1).astype(float)
+            )
+        point_tokens, assignment = self.assign_attention.literal(
             point_tokens, centroid_tokens, n_features
         )
         if self.gate is not None:
             point_tokens = self.gate.literal(
                 point_tokens, centroid_tokens, points, self.assign_attention.score
             )
-        return slot_labels(point_tokens[:, n_features:])
+        return point_tokens, centroid_tokens, points, assignment
+
+    def literal_point_stream(self, point_tokens, centroid_tokens, points):
+        """The point stream alone, as written: labels after assignment and gate."""
+        point_tokens, _, _, _ = self._literal_points(
+            point_tokens, centroid_tokens, points
+        )
+        return slot_labels(point_tokens[:, points.n_features :])
 
     def components(self):
         """The sublayers in the order they apply, by name (None when absent)."""
