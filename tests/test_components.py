@@ -27,12 +27,29 @@ def test_hardmax_picks_the_largest_score_and_the_first_of_tied_ones():
     assert Hardmax()(scores).labels.tolist() == [1, 0, 0]
 
 
+@pytest.mark.parametrize("n_keys", [1, 2, 7, 16, 17, 40, 300])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_hardmax_in_either_memory_layout_follows_the_first_largest_rule(n_keys, layout):
+    # Small integers make many ties; key-major (F) scores take the running maximum.
+    rng = np.random.RandomState(n_keys)
+    scores = rng.randint(0, 4, size=(500, n_keys)).astype(float, order=layout)
+    expected = []
+    for row in scores:
+        best = 0
+        for key in range(1, n_keys):
+            if row[key] > row[best]:
+                best = key
+        expected.append(best)
+    assert Hardmax()(scores).labels.tolist() == expected
+
+
 @pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_assign_attention_picks_the_nearest_centroid(container, dtype):
+@pytest.mark.parametrize("n_clusters", [7, 40])
+def test_assign_attention_picks_the_nearest_centroid(container, dtype, n_clusters):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((200, 5)).astype(dtype)
-    centers = rng.standard_normal((7, 5)).astype(dtype)
+    centers = rng.standard_normal((n_clusters, 5)).astype(dtype)
     attention = AssignAttention()
     points = container(X)
     labels = attention(points, centers, attention.key_bias(centers)).labels
