@@ -274,7 +274,9 @@ class BaseTransformerKMeans(
         self, network, points, seeding_data, seeding_weight, init, n_init, random_state
     ):
         """Run the network from ``n_init`` seedings; keep the lowest objective."""
-        squared_norms = row_norms(seeding_data, squared=True)
+        squared_norms = None
+        if isinstance(init, str) and init == "k-means++":
+            squared_norms = row_norms(seeding_data, squared=True)
         best, best_objective = None, None
         for _ in range(n_init):
             centers = self._initial_centers(
@@ -288,9 +290,13 @@ class BaseTransformerKMeans(
             if self.verbose:
                 print("Initialization complete")
             output = network(points, centers)
+            if best is None:
+                best, best_init = output, centers
+            if n_init == 1:
+                break  # the objective is only computed once, for the report
             objective = network.block.objective(points, output.centers, output.labels)
             # A lower objective with the same partition is only rounding.
-            if best is None or (
+            if best_objective is None or (
                 objective < best_objective
                 and not same_partition(output.labels, best.labels)
             ):
