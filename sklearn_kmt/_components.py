@@ -39,7 +39,7 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._tokens import CHUNK_BYTES, OneHotSlots, SoftSlots
+from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots, SoftSlots
 
 # -- the literal form: dense weights on the token space ------------------------
 
@@ -313,6 +313,10 @@ def distance_to_assigned(points, centers, labels, chunk_n_rows, elementwise, row
     """
     distances = np.empty(points.n_tokens, dtype=points.dtype)
     center_totals = elementwise(centers).sum(axis=1)
+    if not points.is_sparse:
+        # The difference of a chunk is read back at once: keep it in cache.
+        cached_rows = CACHE_BYTES // (points.n_features * points.dtype.itemsize)
+        chunk_n_rows = max(1, min(chunk_n_rows, cached_rows))
     for rows in points.rows(chunk_n_rows):
         chunk = points.chunk(rows)
         if points.is_sparse:

@@ -20,6 +20,10 @@ import scipy.sparse as sp
 # blocks.
 CHUNK_BYTES = 8 * 2**20
 
+# A chunk whose temporaries are written and read back at once stays within
+# this, about what a core's own cache holds.
+CACHE_BYTES = 2 * 2**20
+
 
 class OneHotSlots:
     """Hard assignment slots ``y_i = e_{labels_i}`` of a chunk of points.
