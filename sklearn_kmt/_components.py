@@ -251,7 +251,6 @@ class Softmax:
             scaled *= self.beta
         if np.isinf(self.beta):
             scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
-        scaled -= np.log(np.exp(scaled).sum(axis=1, keepdims=True))
         return SoftSlots(scaled)
 
     def report(self, block, points, centers, labels, dissimilarities):

@@ -73,45 +73,76 @@ class OneHotSlots:
 
 
 class SoftSlots:
-    """Soft assignment slots of a chunk of points, held as log-responsibilities.
+    """Soft assignment slots of a chunk of points: responsibilities.
 
     Parameters
     ----------
-    log_responsibilities : ndarray of shape (n_points, n_clusters)
-        ``log r_ij``; each row's exponentials sum to one.
+    scaled_scores : ndarray of shape (n_points, n_clusters)
+        ``beta * (s_ij - max_j s_ij)``: each row's largest is 0, so the
+        exponentials are at most 1 and each row's total is at least 1.
+
+    Notes
+    -----
+    The responsibilities are ``r_ij = exp(scaled_ij) / t_i`` with ``t_i`` the
+    row's total; they are kept as the exponentials and the totals, from which
+    the update attention's weights take one product.
     """
 
-    def __init__(self, log_responsibilities):
-        self.log_responsibilities = log_responsibilities
+    def __init__(self, scaled_scores):
+        self.scaled_scores = scaled_scores
+        self.exponentials = np.exp(scaled_scores)
+        self.totals = self.exponentials.sum(axis=1)
+
+    @property
+    def log_responsibilities(self):
+        """``log r_ij``, shape (n_points, n_clusters)."""
+        return self.scaled_scores - np.log(self.totals)[:, None]
 
     @property
     def labels(self):
-        """The most responsible centroid of each point."""
+        """The most responsible centroid of each point.
+
+        Taken on the logarithms: where ``beta`` is so small that scores
+        differ by less than the rounding of ``log r_ij``, they tie and the
+        first centroid wins, whatever rounding the scores carried.
+        """
         return np.argmax(self.log_responsibilities, axis=1).astype(np.int32)
 
     def update_weights(self, sample_weight):
         """The update attention's weights ``exp(log r_ij + log w_i - shift_j)``.
 
-        ``shift_j`` is the largest score of centroid ``j`` over the chunk (the
-        running maximum of an online softmax), so no exponential overflows
-        and at least one weight per centroid is 1.
+        The shift is 0 for a centroid whose largest weight ``r_ij w_i`` over
+        the chunk is a normal number (far from underflow): the weights are
+        then the plain products. For another centroid ``shift_j`` is the
+        largest of its scores ``log r_ij + log w_i`` (the running maximum of
+        an online softmax), and its weights come from the logarithms, so that
+        it still attends to its best points when every product underflows.
 
         Returns
         -------
         weights : ndarray of shape (n_clusters, n_points)
         shift : ndarray of shape (n_clusters,)
         """
-        with np.errstate(divide="ignore"):
-            log_weight = np.log(sample_weight)
-        scores = self.log_responsibilities.T + log_weight
-        shift = scores.max(axis=1)
-        shift[~np.isfinite(shift)] = 0.0
-        scores -= shift[:, None]
-        return np.exp(scores, out=scores), shift
+        by_point = self.exponentials * (sample_weight / self.totals)[:, None]
+        weights = by_point.T
+        shift = np.zeros(weights.shape[0])
+        top = by_point.max(axis=0, initial=0)
+        tiny = np.sqrt(np.finfo(weights.dtype).tiny)
+        faint = ~((top >= tiny) & np.isfinite(top))
+        if np.any(faint) and weights.shape[1]:
+            with np.errstate(divide="ignore"):
+                log_weight = np.log(sample_weight)
+            scores = self.log_responsibilities[:, faint].T + log_weight
+            faint_shift = scores.max(axis=1)
+            faint_shift[~np.isfinite(faint_shift)] = 0.0
+            scores -= faint_shift[:, None]
+            weights[faint] = np.exp(scores)
+            shift[faint] = faint_shift
+        return weights, shift
 
     def dense(self):
         """The responsibilities as rows of a dense (n_points, n_clusters) matrix."""
-        return np.exp(self.log_responsibilities)
+        return self.exponentials / self.totals[:, None]
 
 
 class PointTokens:

@@ -470,3 +470,25 @@ def test_grid_search_over_beta_picks_a_clustering_beta():
     assert search.best_score_ > 0.95
     assert max(scores[1e-4], scores[0.1]) < search.best_score_ - 0.3
     assert search.predict(X).shape == (300,)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_centroid_whose_responsibilities_all_underflow_still_moves(weighted):
+    # The far centroid's responsibilities are about exp(-1e5): zero in floating
+    # point, yet by definition it moves to their weighted mean, which in log
+    # space is dominated by the points nearest to it.
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(60, 2))
+    w = rng.uniform(0.5, 2.0, size=60) if weighted else np.ones(60)
+    init = np.array([[0.2, 0.2], [0.8, 0.8], [100.0, 100.0]])
+    beta = 10.0
+    log_r = _log_responsibilities(squared_distances(X, init), beta)
+    assert np.all(np.exp(log_r[:, 2]) == 0.0)
+    scores = log_r.T + np.log(w)
+    attention = np.exp(scores - logsumexp(scores, axis=1, keepdims=True))
+    expected = attention @ X
+
+    soft = TransformerSoftKMeans(3, beta=beta, init=init, max_iter=1).fit(
+        X, sample_weight=w if weighted else None
+    )
+    assert_allclose(soft.cluster_centers_, expected, rtol=1e-10)
