@@ -464,7 +464,30 @@ class SquaredEuclideanScore:
 
 class EuclideanScore(SquaredEuclideanScore):
     """Score ``-||x_i - c_j||``: it ranks as the squared score, whose matrix
-    product it reuses, but its dissimilarity is the distance itself."""
+    product it reuses, but its dissimilarity is the distance itself.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        True, as for the squared score.
+    squared_distances : bool
+        False: :meth:`distances` gives distances.
+
+    See Also
+    --------
+    SquaredEuclideanScore : The score it reuses.
+    ManhattanScore : The city-block distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import EuclideanScore
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> centers = np.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> EuclideanScore().pairwise(X, centers)
+    array([[0., 3.],
+           [5., 4.]])
+    """
 
     def __init__(self):
         super().__init__(squared_distances=False)
@@ -541,21 +564,6 @@ class CosineScore:
     key projection normalises the centroids (the query's norm does not change
     the ranking). A zero token is equally similar (0) to every centroid. The
     dissimilarity is ``1 - cos``.
-
-    See Also
-    --------
-    SquaredEuclideanScore : The score it reuses.
-    ManhattanScore : The city-block distance.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_kmt._components import EuclideanScore
-    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
-    >>> centers = np.array([[0.0, 0.0], [3.0, 0.0]])
-    >>> EuclideanScore().pairwise(X, centers)
-    array([[0., 3.],
-           [5., 4.]])
 
     Attributes
     ----------
