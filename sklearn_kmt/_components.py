@@ -97,6 +97,32 @@ def dense_attention(queries, keys, W_Q, W_K, W_V, W_O, score, normalise, key_bia
         ``normalise(score(Q, K) + key_bias) V W_O^T``, to be added to the
         queries by the residual connection.
     attention : ndarray of shape (n_queries, n_keys)
+
+    See Also
+    --------
+    AssignAttention.literal : The assignment attention, applied through it.
+    UpdateAttention.literal : The update attention, applied through it.
+
+    Examples
+    --------
+    A point token ``[x ; y]`` with one feature and an empty slot attends to two
+    centroid tokens ``[c_j ; e_j]``: queries and keys select the data block, the
+    value the identity block, and the hardmax picks the nearest centroid.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import (
+    ...     dense_attention, hardmax_averaging_ties, minus_half_squared_distance,
+    ...     selection)
+    >>> point_tokens = np.array([[0.9, 0.0, 0.0]])
+    >>> centroid_tokens = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+    >>> data, slot = selection(1, 2, "data"), selection(1, 2, "slot")
+    >>> output, attention = dense_attention(
+    ...     point_tokens, centroid_tokens, W_Q=data, W_K=data, W_V=slot, W_O=slot,
+    ...     score=minus_half_squared_distance, normalise=hardmax_averaging_ties)
+    >>> attention
+    array([[0., 1.]])
+    >>> output  # added to the point token, it writes e_1 into the slot
+    array([[0., 0., 1.]])
     """
     projected_queries = queries @ W_Q.T
     projected_keys = keys @ W_K.T
@@ -207,6 +233,28 @@ class Hardmax:
 
     The limit of ``softmax(gamma * scores)`` as ``gamma -> inf`` when every
     score also carries a vanishing bias that favours lower key indices.
+
+    Attributes
+    ----------
+    one_hot : bool
+        True: the slots it writes are one-hot, so a repeated assignment means
+        the loop reached a fixed point.
+
+    See Also
+    --------
+    Softmax : The normalisation of soft k-means; its limit is this hardmax.
+    AssignAttention : The attention whose scores it normalises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import Hardmax
+    >>> slots = Hardmax()(np.array([[0.5, 2.0, 2.0], [-1.0, -3.0, -2.0]]))
+    >>> slots.labels  # a tie goes to the first key
+    array([1, 0])
+    >>> slots.dense()
+    array([[0., 1., 0.],
+           [1., 0., 0.]])
     """
 
     one_hot = True
@@ -234,10 +282,34 @@ class Softmax:
         Inverse temperature (stiffness): ``r_ij`` is proportional to
         ``exp(beta * s_ij)``. ``beta -> inf`` gives :class:`Hardmax`.
 
+    Attributes
+    ----------
+    one_hot : bool
+        False: soft slots never repeat exactly, so only the centroid shift stops
+        the loop.
+
+    See Also
+    --------
+    Hardmax : The limit ``beta -> inf``.
+    AssignAttention : The attention whose scores it normalises.
+    sklearn_kmt.TransformerSoftKMeans : The estimator that uses it.
+
     Notes
     -----
     Computed as a log-sum-exp relative to each row's largest score, so that
     neither a large ``beta`` nor large scores overflow.
+
+    Examples
+    --------
+    The responsibilities are proportional to ``exp(beta * s_ij)``:
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import Softmax
+    >>> scores = np.array([[0.0, -np.log(3.0) / 2]])
+    >>> Softmax(beta=2.0)(scores).dense().round(6)
+    array([[0.75, 0.25]])
+    >>> Softmax(beta=1e6)(np.array([[0.0, -0.01]])).dense().round(6)  # ~ hardmax
+    array([[1., 0.]])
     """
 
     one_hot = False
@@ -366,6 +438,38 @@ class SquaredEuclideanScore:
     The dropped ``-1/2 ||x_i||^2`` changes neither a hardmax nor a softmax
     over the keys of one query. The dissimilarity it ranks by is the squared
     Euclidean distance.
+
+    Parameters
+    ----------
+    squared_distances : bool, default=False
+        Whether :meth:`distances` (what ``transform`` returns) gives squared
+        Euclidean distances rather than distances.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        True: translating the data and the centroids together changes no score
+        ranking, so the estimator may centre dense data first.
+
+    See Also
+    --------
+    EuclideanScore : The same ranking with the distance as dissimilarity.
+    CosineScore : The score of spherical k-means.
+    AssignAttention : The attention that uses a score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import SquaredEuclideanScore
+    >>> score = SquaredEuclideanScore()
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> centers = np.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> score.scores(X, centers, score.key_bias(centers))  # x . c - ||c||^2 / 2
+    array([[ 0. , -4.5],
+           [ 0. ,  4.5]])
+    >>> score.pairwise(X, centers)  # the dissimilarity: squared distances
+    array([[ 0.,  9.],
+           [25., 16.]])
     """
 
     translation_invariant = True
@@ -407,7 +511,30 @@ class SquaredEuclideanScore:
 
 class EuclideanScore(SquaredEuclideanScore):
     """Score ``-||x_i - c_j||``: it ranks as the squared score, whose matrix
-    product it reuses, but its dissimilarity is the distance itself."""
+    product it reuses, but its dissimilarity is the distance itself.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        True, as for the squared score.
+    squared_distances : bool
+        False: :meth:`distances` gives distances.
+
+    See Also
+    --------
+    SquaredEuclideanScore : The score it reuses.
+    ManhattanScore : The city-block distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import EuclideanScore
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> centers = np.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> EuclideanScore().pairwise(X, centers)
+    array([[0., 3.],
+           [5., 4.]])
+    """
 
     def __init__(self):
         super().__init__(squared_distances=False)
@@ -422,7 +549,30 @@ class EuclideanScore(SquaredEuclideanScore):
 
 
 class ManhattanScore:
-    """Score ``-||x_i - c_j||_1``, the negative city-block distance."""
+    """Score ``-||x_i - c_j||_1``, the negative city-block distance.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        True: translating the data and the centroids together changes no score.
+
+    See Also
+    --------
+    EuclideanScore : The Euclidean distance.
+    sklearn_kmt.TransformerKMedoids : The estimator that offers it as a metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import ManhattanScore
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> centers = np.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> ManhattanScore().pairwise(X, centers)
+    array([[0., 3.],
+           [7., 4.]])
+    >>> ManhattanScore().scores(X, centers, None).argmax(axis=1)
+    array([0, 1])
+    """
 
     translation_invariant = True
 
@@ -461,6 +611,30 @@ class CosineScore:
     key projection normalises the centroids (the query's norm does not change
     the ranking). A zero token is equally similar (0) to every centroid. The
     dissimilarity is ``1 - cos``.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        False: a direction changes when the data is translated, so the
+        estimator never centres data for this score.
+
+    See Also
+    --------
+    UnitSphereNormalisation : The normalisation layer it comes with.
+    SquaredEuclideanScore : The score of k-means.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import CosineScore
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> centers = np.array([[2.0, 0.0], [1.0, 1.0]])
+    >>> CosineScore().scores(X, centers, None).round(4)  # keys normalised
+    array([[1.    , 0.7071],
+           [0.    , 1.4142]])
+    >>> CosineScore().pairwise(X, centers).round(4)  # 1 - cos
+    array([[0.    , 0.2929],
+           [1.    , 0.2929]])
     """
 
     translation_invariant = False
@@ -510,6 +684,18 @@ class AssignAttention:
     normalisation : Hardmax or Softmax, default=Hardmax()
         How the scores of one query are normalised over the keys.
 
+    Attributes
+    ----------
+    score : SquaredEuclideanScore, EuclideanScore, ManhattanScore or CosineScore
+        The score given, or the squared Euclidean one.
+    normalisation : Hardmax or Softmax
+        The normalisation given, or the hardmax.
+
+    See Also
+    --------
+    UpdateAttention : The attention that reads the slots it writes.
+    kmeans_block : The layer it belongs to.
+
     Notes
     -----
     Queries are point tokens ``[x_i ; y_i]``, keys and values are centroid
@@ -524,6 +710,30 @@ class AssignAttention:
     is ``sum_j a_ij e_j``: under hardmax the one-hot identity of its nearest
     centroid, under softmax its responsibilities. The residual connection
     overwrites the old slot with it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import AssignAttention
+    >>> attention = AssignAttention()
+    >>> X = np.array([[0.0, 0.0], [0.9, 1.0], [5.0, 5.0]])
+    >>> centers = np.array([[0.0, 0.0], [5.0, 5.0]])
+    >>> attention(X, centers, attention.key_bias(centers)).labels
+    array([0, 0, 1])
+
+    The literal form applies the dense weights to the token matrices: the old
+    slots are erased and the identity of the nearest centroid is written.
+
+    >>> point_tokens = np.hstack([X, np.zeros((3, 2))])
+    >>> centroid_tokens = np.hstack([centers, np.eye(2)])
+    >>> new_tokens, attention_map = attention.literal(
+    ...     point_tokens, centroid_tokens, n_features=2)
+    >>> new_tokens[:, 2:]
+    array([[1., 0.],
+           [1., 0.],
+           [0., 1.]])
+    >>> sorted(attention.parameters(n_features=2, n_clusters=2))
+    ['W_K', 'W_O', 'W_Q', 'W_V', 'erase.W_K', 'erase.W_O', 'erase.W_Q', 'erase.W_V']
     """
 
     def __init__(self, score=None, normalisation=None):
@@ -623,6 +833,20 @@ class ClusterStatistics:
 class UpdateAttention:
     """Update cross-attention: each centroid attends to the points (a mean).
 
+    Attributes
+    ----------
+    deterministic : bool
+        True: the update does not sample, so a repeated assignment is a fixed
+        point.
+    averages : bool
+        True: the output is a weighted mean of the points.
+
+    See Also
+    --------
+    AssignAttention : The attention that writes the slots it reads.
+    MedoidSamplingAttention : The update of k-medoids, which samples.
+    RelocationHead : Moves points to the centroids that find no weight.
+
     Notes
     -----
     Queries are centroid tokens ``[c_j ; e_j]``, keys and values are point
@@ -641,6 +865,38 @@ class UpdateAttention:
     ``c_j``) replaces the centroid by the attention's output. A centroid that
     finds no weight attends to nothing: its output is zero and the residual
     keeps it in place.
+
+    Examples
+    --------
+    Three point tokens, the first two assigned to centroid 0 and the last to
+    centroid 1; each centroid moves to the mean of its points.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import SquaredEuclideanScore, UpdateAttention
+    >>> from sklearn_kmt._tokens import OneHotSlots, PointTokens
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+    >>> points = PointTokens(X, sample_weight=np.ones(3))
+    >>> slots = OneHotSlots(np.array([0, 0, 1]), n_clusters=2)
+    >>> update = UpdateAttention()
+    >>> centroid_tokens = np.hstack([np.zeros((2, 2)), np.eye(2)])
+    >>> new_tokens, attention_map = update.literal(
+    ...     centroid_tokens, points.dense(slots.dense()), points,
+    ...     SquaredEuclideanScore())
+    >>> attention_map
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 1. ]])
+    >>> new_tokens[:, :2]
+    array([[ 1.,  0.],
+           [10., 10.]])
+
+    The fast form streams the point tokens into running sums first:
+
+    >>> statistics = update.statistics(n_clusters=2, n_features=2)
+    >>> update.accumulate(statistics, X, slots, points.sample_weight)
+    >>> update(statistics, np.zeros((2, 2)), points, slots.labels,
+    ...        SquaredEuclideanScore(), 3)
+    array([[ 1.,  0.],
+           [10., 10.]])
     """
 
     deterministic = True
@@ -729,6 +985,19 @@ class MedoidSamplingAttention(UpdateAttention):
     random_state : RandomState instance
         Source of the Gumbel noise.
 
+    Attributes
+    ----------
+    deterministic : bool
+        False: the update samples, so the loop stops only after several layers
+        without a change.
+    averages : bool
+        False: the output is a member of the cluster, not a mean.
+
+    See Also
+    --------
+    UpdateAttention : The averaging update it replaces.
+    sklearn_kmt.TransformerKMedoids : The estimator that uses it.
+
     Notes
     -----
     The score of point ``i`` for centroid ``j`` is that of the mean update,
@@ -743,6 +1012,19 @@ class MedoidSamplingAttention(UpdateAttention):
     ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
     candidates are computed, never the ``n x n`` matrix. Its weights are those
     of the averaging update attention; only the normalisation differs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt import TransformerKMedoids
+    >>> X = np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 0.0],
+    ...               [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
+    >>> kmedoids = TransformerKMedoids(n_clusters=2, random_state=0).fit(X)
+    >>> kmedoids.network_.block.update_attention
+    MedoidSamplingAttention(n_candidates=32)
+    >>> is_sample = (kmedoids.cluster_centers_[:, None] == X[None]).all(axis=2)
+    >>> bool(is_sample.any(axis=1).all())  # every centroid is a data point
+    True
     """
 
     deterministic = False
@@ -885,6 +1167,11 @@ def _first_per_group(order, groups):
 class RelocationHead:
     """Relocation head: an empty centroid takes the farthest point.
 
+    See Also
+    --------
+    UpdateAttention : Whose statistics the moved points change.
+    sklearn.cluster.KMeans : Whose relocation of empty clusters this matches.
+
     Notes
     -----
     The query of centroid ``j`` is "I am empty": its update attention found no
@@ -898,6 +1185,23 @@ class RelocationHead:
     zeroed, and tokens a normalisation layer made zero, are never picked.
     When every point already sits on its centroid, nothing moves and the
     empty centroids keep their place.
+
+    Examples
+    --------
+    Centroid 1 attracts no point; the point farthest from its own centroid,
+    ``x = 9``, moves to it.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import RelocationHead, SquaredEuclideanScore
+    >>> from sklearn_kmt._tokens import PointTokens
+    >>> points = PointTokens(np.array([[0.0], [1.0], [9.0]]), np.ones(3))
+    >>> centers = np.array([[1.0], [50.0]])
+    >>> labels = np.array([0, 0, 0])
+    >>> weights = np.array([3.0, 0.0])  # what the update attention found
+    >>> farthest, empty = RelocationHead().moves(
+    ...     weights, points, labels, centers, SquaredEuclideanScore(), 3)
+    >>> farthest, empty
+    (array([2]), array([1]))
     """
 
     def moves(self, weights, points, labels, centers, score, chunk_n_rows):
@@ -980,6 +1284,24 @@ class UnitSphereNormalisation:
     unit sphere, so that a dot product is a cosine similarity. A zero token
     stays zero. On point tokens it is applied as a per-token factor, never by
     rescaling the caller's data.
+
+    See Also
+    --------
+    CosineScore : The score it makes a plain dot product.
+    sklearn_kmt.TransformerSphericalKMeans : The estimator that uses it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import UnitSphereNormalisation
+    >>> from sklearn_kmt._tokens import PointTokens
+    >>> normalisation = UnitSphereNormalisation()
+    >>> normalisation(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    array([[0.6, 0.8],
+           [0. , 0. ]])
+    >>> points = PointTokens(np.array([[3.0, 4.0], [0.0, 2.0]]), np.ones(2))
+    >>> normalisation.points(points).scale  # a factor per token; data unchanged
+    array([0.2, 0.5])
     """
 
     def points(self, points):
@@ -1012,6 +1334,16 @@ class TrimmingGate:
     trim_fraction : float
         Fraction of the total sample weight to trim in each layer.
 
+    Attributes
+    ----------
+    trim_fraction : float
+        The fraction given.
+
+    See Also
+    --------
+    AssignAttention : The attention whose slots it gates.
+    sklearn_kmt.TransformerTrimmedKMeans : The estimator that uses it.
+
     Notes
     -----
     A hidden unit per point computes ``d_i - r^2`` from its dissimilarity
@@ -1022,6 +1354,19 @@ class TrimmingGate:
     does not exceed ``trim_fraction`` times the total (with unit weights,
     exactly ``floor(trim_fraction * n_samples)`` points); ties in distance
     are trimmed in order of the sample index.
+
+    Examples
+    --------
+    With four points of unit weight and ``trim_fraction=0.25``, the farthest
+    point loses its slot (label -1).
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import TrimmingGate
+    >>> gate = TrimmingGate(trim_fraction=0.25)
+    >>> labels = np.array([0, 0, 1, 1])
+    >>> dissimilarities = np.array([0.1, 9.0, 0.2, 0.3])
+    >>> gate(labels, dissimilarities, np.ones(4))
+    array([ 0, -1,  1,  1])
     """
 
     def __init__(self, trim_fraction):

@@ -126,6 +126,16 @@ class Block:
     gate : TrimmingGate, default=None
         An MLP gate on the point stream after the assignment; None for none.
 
+    Attributes
+    ----------
+    assign_attention, update_attention, relocation_head, normalisation, gate
+        The components given, by the names :meth:`components` lists them under.
+
+    See Also
+    --------
+    kmeans_block : The layer of k-means, with components swapped.
+    Network : The loop over layers that applies a block.
+
     Notes
     -----
     Point stream, then centroid stream, each with its residual connection::
@@ -140,6 +150,25 @@ class Block:
     streams keys. A gate needs the whole point stream first (its radius
     depends on every point), so with a gate the update attention reads the
     gated slots in a second pass.
+
+    Examples
+    --------
+    One layer from the centroids ``(0, 0)`` and ``(5, 5)``: each point takes its
+    nearest centroid, each centroid moves to the mean of its points.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._network import kmeans_block
+    >>> from sklearn_kmt._tokens import PointTokens
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
+    >>> block = kmeans_block()
+    >>> labels, centers = block(PointTokens(X, np.ones(4)), X[[0, 2]])
+    >>> labels
+    array([0, 0, 1, 1], dtype=int32)
+    >>> centers
+    array([[0. , 0.5],
+           [5. , 5.5]])
+    >>> list(block.components())  # the sublayers, in the order they apply
+    ['normalisation', 'assign_attention', 'gate', 'relocation_head', 'update_attention']
     """
 
     def __init__(
@@ -430,6 +459,23 @@ def kmeans_block(**changes):
     score and hardmax, an :class:`UpdateAttention` and a
     :class:`RelocationHead`, without normalisation layer or gate.
 
+    Parameters
+    ----------
+    **changes : component
+        Components by the name of the :class:`Block` argument they replace
+        (``assign_attention``, ``update_attention``, ``relocation_head``,
+        ``normalisation``, ``gate``); None removes an optional one.
+
+    Returns
+    -------
+    block : Block
+        The layer, with a new instance of every component not given.
+
+    See Also
+    --------
+    Block : The layer it builds.
+    sklearn_kmt.TransformerKMeans : The estimator that runs the unchanged layer.
+
     Examples
     --------
     >>> from sklearn_kmt._components import AssignAttention, Softmax
@@ -449,6 +495,11 @@ def kmeans_block(**changes):
 class LayerRecord:
     """What one layer of a traced forward pass produced.
 
+    Parameters
+    ----------
+    centers, labels, objective, attention
+        Stored as the attributes of the same names.
+
     Attributes
     ----------
     centers : ndarray of shape (n_clusters, n_features)
@@ -461,6 +512,28 @@ class LayerRecord:
         The attention maps of the layer by sublayer name (literal pass only):
         ``"assign_attention"`` of shape (n_samples, n_clusters) and
         ``"update_attention"`` of shape (n_clusters, n_samples).
+
+    See Also
+    --------
+    Network.forward : The pass that records them (``return_trace=True``).
+    sklearn_kmt.plotting.plot_attention : Draws a record's attention maps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt import TransformerKMeans
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
+    >>> kmeans = TransformerKMeans(n_clusters=2, random_state=0).fit(X)
+    >>> trace = kmeans.network_.forward(
+    ...     X, kmeans.init_centers_, kmeans.n_iter_, return_trace=True
+    ... ).trace
+    >>> len(trace) == kmeans.n_iter_
+    True
+    >>> record = trace[-1]
+    >>> record.attention["assign_attention"].shape  # points x centroids
+    (4, 2)
+    >>> round(record.objective, 6)
+    1.0
     """
 
     def __init__(self, centers, labels, objective, attention):
@@ -558,6 +631,22 @@ class Network:
         The shape of the tokens, ``n_features + n_clusters`` coordinates, for
         :meth:`parameters` and the printed summary.
 
+    Attributes
+    ----------
+    block, max_layers, tol, verbose, patience, n_features, n_clusters
+        The arguments given.
+    sampling_state : tuple or None
+        The state of a sampling update's random generator at the start of the
+        last run that :meth:`__call__` made (set by the estimator), so that
+        :meth:`forward` can replay its draws; None when nothing samples.
+
+    See Also
+    --------
+    Block : The layer it loops.
+    kmeans_block : The layer of k-means.
+    sklearn_kmt.TransformerKMeans : The estimator that builds and runs it, and
+        keeps it as ``network_``.
+
     Notes
     -----
     The loop stops after the first layer whose one-hot assignment equals the
@@ -572,6 +661,33 @@ class Network:
     The same loop runs the fast pass (``__call__``, what ``fit`` uses) and
     the literal pass (:meth:`forward`), which differ only in how a layer
     applies the components' weights.
+
+    Examples
+    --------
+    From the centroids ``(0, 0)`` and ``(0, 1)``, three layers: the second
+    moves the point ``(0, 1)`` to the first cluster, the third repeats the
+    assignment, which stops the loop.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._network import Network, kmeans_block
+    >>> from sklearn_kmt._tokens import PointTokens
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]])
+    >>> network = Network(kmeans_block(), max_layers=10, tol=0.0,
+    ...                   n_features=2, n_clusters=2)
+    >>> output = network(PointTokens(X, np.ones(4)), X[[0, 1]])
+    >>> output.labels, output.n_layers, output.strict_convergence
+    (array([0, 0, 1, 1], dtype=int32), 3, True)
+    >>> output.centers
+    array([[0. , 0.5],
+           [5. , 5.5]])
+
+    The literal pass applies the same layers with the dense weights:
+
+    >>> literal = network.forward(X, X[[0, 1]], n_layers=3)
+    >>> np.array_equal(literal.labels, output.labels)
+    True
+    >>> network.parameters()["assign_attention.W_Q"].shape  # 2 data + 2 slot
+    (4, 4)
     """
 
     def __init__(

@@ -33,6 +33,31 @@ class OneHotSlots:
     labels : ndarray of shape (n_points,)
         Index of the one in each slot; -1 for a slot zeroed by a gate.
     n_clusters : int
+
+    Attributes
+    ----------
+    labels, n_clusters
+        The arguments given.
+
+    See Also
+    --------
+    SoftSlots : The slots a softmax writes.
+    sklearn_kmt._components.Hardmax : The normalisation that writes them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._tokens import OneHotSlots
+    >>> slots = OneHotSlots(np.array([2, -1, 0]), n_clusters=3)
+    >>> slots.dense()  # the second slot was zeroed by a gate
+    array([[0., 0., 1.],
+           [0., 0., 0.],
+           [1., 0., 0.]])
+    >>> weights, shift = slots.update_weights(np.array([1.0, 1.0, 2.0]))
+    >>> weights.toarray()  # the update attention's weights, centroids by points
+    array([[0., 0., 2.],
+           [0., 0., 0.],
+           [1., 0., 0.]])
     """
 
     def __init__(self, labels, n_clusters):
@@ -81,11 +106,36 @@ class SoftSlots:
         ``beta * (s_ij - max_j s_ij)``: each row's largest is 0, so the
         exponentials are at most 1 and each row's total is at least 1.
 
+    Attributes
+    ----------
+    scaled_scores : ndarray of shape (n_points, n_clusters)
+        The argument given.
+    exponentials : ndarray of shape (n_points, n_clusters)
+        ``exp(scaled_scores)``.
+    totals : ndarray of shape (n_points,)
+        Each row's sum of ``exponentials``.
+
+    See Also
+    --------
+    OneHotSlots : The slots a hardmax writes.
+    sklearn_kmt._components.Softmax : The normalisation that writes them.
+
     Notes
     -----
     The responsibilities are ``r_ij = exp(scaled_ij) / t_i`` with ``t_i`` the
     row's total; they are kept as the exponentials and the totals, from which
     the update attention's weights take one product.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._tokens import SoftSlots
+    >>> slots = SoftSlots(np.log(np.array([[1.0, 1 / 3], [1 / 9, 1.0]])))
+    >>> slots.labels
+    array([0, 1], dtype=int32)
+    >>> slots.dense().round(6)
+    array([[0.75, 0.25],
+           [0.1 , 0.9 ]])
     """
 
     def __init__(self, scaled_scores):
@@ -159,6 +209,32 @@ class PointTokens:
     scale : ndarray of shape (n_samples,), default=None
         Per-token factor applied to the data part by a normalisation layer;
         None for the identity. The data itself is never rescaled in place.
+
+    Attributes
+    ----------
+    data, sample_weight, scale
+        The arguments given.
+    n_tokens : int
+        Number of point tokens, ``n_samples``.
+    n_features : int
+        Length of the data part.
+
+    See Also
+    --------
+    CentroidTokens : The other stream of tokens.
+    OneHotSlots, SoftSlots : The assignment slots of a chunk of points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._tokens import OneHotSlots, PointTokens
+    >>> points = PointTokens(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones(2))
+    >>> points.n_tokens, points.n_features
+    (2, 2)
+    >>> slots = OneHotSlots(np.array([1, 0]), n_clusters=2)
+    >>> points.dense(slots.dense())  # the literal token matrix [X, Y]
+    array([[1., 2., 0., 1.],
+           [3., 4., 1., 0.]])
     """
 
     def __init__(self, data, sample_weight, scale=None):
@@ -230,6 +306,25 @@ class CentroidTokens:
     ----------
     centers : ndarray of shape (n_clusters, n_features)
         The data part; the identity part ``e_j`` is implicit in the row order.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features)
+        The argument given.
+    n_tokens : int
+        Number of centroid tokens, ``n_clusters``.
+
+    See Also
+    --------
+    PointTokens : The other stream of tokens.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_kmt._tokens import CentroidTokens
+    >>> CentroidTokens(np.array([[0.5, 1.5], [2.0, 2.0]])).dense()
+    array([[0.5, 1.5, 1. , 0. ],
+           [2. , 2. , 0. , 1. ]])
     """
 
     def __init__(self, centers):
