@@ -718,8 +718,8 @@ class AssignAttention:
     >>> attention = AssignAttention()
     >>> X = np.array([[0.0, 0.0], [0.9, 1.0], [5.0, 5.0]])
     >>> centers = np.array([[0.0, 0.0], [5.0, 5.0]])
-    >>> attention(X, centers, attention.key_bias(centers)).labels
-    array([0, 0, 1])
+    >>> attention(X, centers, attention.key_bias(centers)).labels.tolist()
+    [0, 0, 1]
 
     The literal form applies the dense weights to the token matrices: the old
     slots are erased and the identity of the nearest centroid is written.
