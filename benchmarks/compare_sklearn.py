@@ -15,15 +15,20 @@ Run from the repository root::
 
     python benchmarks/compare_sklearn.py            # the full grid
     python benchmarks/compare_sklearn.py --quick    # tiny sizes, seconds
+    python benchmarks/compare_sklearn.py --rst doc/performance_results.rst
 """
 
 import argparse
+import os
 import platform
+import re
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_info
 
@@ -118,21 +123,55 @@ def tfidf_like(n_samples, n_features, density, seed=0):
     return sp.csr_matrix(sp.diags(1 / norms) @ X)
 
 
+def environment():
+    """Lines naming the machine and the thread pools (BLAS, OpenMP) in use."""
+    cpu = platform.processor()
+    if Path("/proc/cpuinfo").exists():
+        models = re.findall(
+            r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M
+        )
+        cpu = models[0] if models else cpu
+    lines = [
+        f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores".rstrip(),
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}",
+    ]
+    for pool in threadpool_info():
+        lines.append(
+            f"threadpool: {pool['internal_api']} {pool.get('version') or ''} "
+            f"({pool['num_threads']} threads, {pool['filepath'].split('/')[-1]})"
+        )
+    return lines
+
+
+def rst_table(header, rows):
+    """A reStructuredText simple table."""
+    cells = [header, *rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    rule = "  ".join("=" * width for width in widths)
+
+    def line(row):
+        return "  ".join(
+            cell.rjust(width) for cell, width in zip(row, widths, strict=True)
+        )
+
+    return "\n".join([rule, line(header), rule, *map(line, rows), rule])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes only")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--layers", type=int, default=10, help="layers per fit")
+    parser.add_argument(
+        "--rst", metavar="PATH", help="also write the tables as reStructuredText"
+    )
     args = parser.parse_args(argv)
     grid = QUICK_GRID if args.quick else GRID
     repeats = 2 if args.quick else args.repeats
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''}".rstrip())
-    for pool in threadpool_info():
-        print(
-            f"threadpool: {pool['internal_api']} {pool.get('version') or ''} "
-            f"({pool['num_threads']} threads, {pool['filepath'].split('/')[-1]})"
-        )
+    for line in environment():
+        print(line)
     print(f"{args.layers} layers per fit, {repeats} repeats, median times\n")
     header = (
         f"{'n':>9} {'d':>4} {'k':>4} {'dtype':>7} {'ours (s)':>9} "
@@ -141,6 +180,7 @@ def main(argv=None):
     )
     print(header)
     print("-" * len(header))
+    comparisons = []
     for dtype in (np.float64, np.float32):
         for n_samples, n_features, n_clusters in grid:
             row = compare(
@@ -154,11 +194,38 @@ def main(argv=None):
                 f"{row['peak_ours']:>7.1f} MiB {row['peak_theirs']:>9.1f} MiB",
                 flush=True,
             )
+            comparisons.append(
+                [
+                    str(n_samples),
+                    str(n_features),
+                    str(n_clusters),
+                    np.dtype(dtype).name,
+                    f"{row['ours']:.3f}",
+                    f"{row['theirs']:.3f}",
+                    f"{row['ratio']:.2f}",
+                    spread,
+                    f"{row['peak_ours']:.1f}",
+                    f"{row['peak_theirs']:.1f}",
+                ]
+            )
 
-    size = (2_000, 10, 8) if args.quick else (100_000, 50, 100)
-    print(f"\nper-layer cost relative to TransformerKMeans, n, d, k = {size}")
-    for name, ratio in variant_costs(*size, args.layers, repeats).items():
-        print(f"  {name:28s} {ratio:5.2f}")
+    print("\nper-layer cost of each variant relative to TransformerKMeans (float64)")
+    names = {
+        "soft": "TransformerSoftKMeans",
+        "spherical": "TransformerSphericalKMeans",
+        "trimmed": "TransformerTrimmedKMeans",
+    }
+    print(f"{'n':>9} {'d':>4} {'k':>4} " + " ".join(f"{n:>10}" for n in names))
+    variant_rows = []
+    for size in grid:
+        costs = variant_costs(*size, args.layers, repeats)
+        print(
+            f"{size[0]:>9} {size[1]:>4} {size[2]:>4} "
+            + " ".join(f"{costs[name]:>10.2f}" for name in names.values()),
+            flush=True,
+        )
+        costs = [f"{costs[name]:.2f}" for name in names.values()]
+        variant_rows.append([*map(str, size), *costs])
 
     shape = (500, 2_000) if args.quick else (20_000, 50_000)
     X = tfidf_like(*shape, density=0.005)
@@ -166,11 +233,48 @@ def main(argv=None):
     seconds = timed_fit(estimator, X)
     peak = traced_fit(TransformerSphericalKMeans(20, random_state=0), X)
     matrix_mib = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
-    print(
-        f"\nspherical k-means on a {shape[0]} x {shape[1]} TF-IDF-like CSR "
+    spherical = (
+        f"spherical k-means on a {shape[0]} x {shape[1]} TF-IDF-like CSR "
         f"(density 0.5%, {matrix_mib:.1f} MiB): {seconds:.2f} s, "
         f"{estimator.n_iter_} layers, peak {peak:.1f} MiB"
     )
+    print("\n" + spherical)
+
+    if args.rst:
+        text = [
+            ".. Written by benchmarks/compare_sklearn.py --rst; do not edit.",
+            "",
+            "::",
+            "",
+            *(f"    {line}" for line in environment()),
+            f"    {args.layers} layers per fit, {repeats} repeats, median times",
+            "",
+            rst_table(
+                [
+                    "n",
+                    "d",
+                    "k",
+                    "dtype",
+                    "ours (s)",
+                    "sklearn (s)",
+                    "ratio",
+                    "spread",
+                    "peak ours (MiB)",
+                    "peak sklearn (MiB)",
+                ],
+                comparisons,
+            ),
+            "",
+            "Cost of one layer of each variant relative to ``TransformerKMeans``"
+            " (float64):",
+            "",
+            rst_table(["n", "d", "k", "soft", "spherical", "trimmed"], variant_rows),
+            "",
+            spherical[0].upper() + spherical[1:] + ".",
+            "",
+        ]
+        with open(args.rst, "w") as file:
+            file.write("\n".join(text))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ def run(script, argv, monkeypatch, capsys):
     return capsys.readouterr().out
 
 
-def test_compare_with_sklearn_quick(monkeypatch, capsys):
-    out = run("compare_sklearn.py", ["--quick", "--layers", "3"], monkeypatch, capsys)
+def test_compare_with_sklearn_quick(monkeypatch, capsys, tmp_path):
+    rst = tmp_path / "results.rst"
+    argv = ["--quick", "--layers", "3", "--rst", str(rst)]
+    out = run("compare_sklearn.py", argv, monkeypatch, capsys)
     rows = [line.split() for line in out.splitlines() if line.endswith(" MiB")]
     rows = [row for row in rows if row[0].isdigit()]
     assert len(rows) == 4  # two grid points, float64 and float32
@@ -25,9 +27,16 @@ def test_compare_with_sklearn_quick(monkeypatch, capsys):
         assert 0 < low <= high
         # The printed times are rounded to the millisecond.
         assert low - 0.01 <= ratio <= high + 0.01
-    for name in ("TransformerSoftKMeans", "TransformerTrimmedKMeans", "spherical"):
-        assert name in out
-    assert "threadpool: openblas" in out or "threadpool:" in out
+    variants = out.split("relative to TransformerKMeans")[1].splitlines()[2:4]
+    for line in variants:
+        soft, spherical, trimmed = map(float, line.split()[3:])
+        assert min(soft, spherical, trimmed) > 0
+    assert "spherical k-means on a 500 x 2000" in out
+    assert "threadpool:" in out
+    # The same tables, as reStructuredText for the documentation.
+    text = rst.read_text()
+    assert text.count("float64") >= 3 and "soft  spherical  trimmed" in text
+    assert "threadpool:" in text
 
 
 def test_kmedoids_scale_quick(monkeypatch, capsys):
