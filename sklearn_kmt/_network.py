@@ -261,35 +261,48 @@ class Block:
         ``statistics`` too.
         """
         fused = update and self.gate is None
+        score = self.assign_attention.score
+        sample_weight = points.sample_weight
 
         def read(rows, chunk, slots):
-            partial = None
+            chunk_labels, partial, dissimilarities = slots.labels, None, None
             if fused:
                 partial = self.update_attention.partial(
-                    chunk, slots, points.sample_weight[rows]
+                    chunk, slots, sample_weight[rows]
                 )
-            return rows, slots.labels, partial
+            if self.gate is not None:
+                # What the gate reads, while the chunk is at hand.
+                dissimilarities = score.dissimilarity_to_assigned(
+                    PointTokens(chunk, sample_weight[rows]),
+                    centers,
+                    chunk_labels,
+                    rows_per_chunk,
+                )
+            return rows, chunk_labels, partial, dissimilarities
 
         labels = np.empty(points.n_tokens, dtype=np.int32)
+        if self.gate is not None:
+            dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
         assigned = self._assigned_chunks(points, centers, rows_per_chunk, read)
-        for rows, chunk_labels, partial in assigned:
+        for rows, chunk_labels, partial, chunk_dissimilarities in assigned:
             labels[rows] = chunk_labels
             if partial is not None:
                 statistics.add(*partial)
+            if chunk_dissimilarities is not None:
+                dissimilarities[rows] = chunk_dissimilarities
         if self.gate is None:
             return labels
-        dissimilarities = self.assign_attention.score.dissimilarity_to_assigned(
-            points, centers, labels, rows_per_chunk
-        )
-        labels = self.gate(labels, dissimilarities, points.sample_weight)
+        labels = self.gate(labels, dissimilarities, sample_weight)
         if update:
-            for rows in points.rows(rows_per_chunk):
-                self.update_attention.accumulate(
-                    statistics,
-                    points.chunk(rows),
-                    OneHotSlots(labels[rows], centers.shape[0]),
-                    points.sample_weight[rows],
+
+            def read_gated(rows):
+                slots = OneHotSlots(labels[rows], centers.shape[0])
+                return self.update_attention.partial(
+                    points.chunk(rows), slots, sample_weight[rows]
                 )
+
+            for partial in stream(read_gated, points.rows(rows_per_chunk)):
+                statistics.add(*partial)
         return labels
 
     def literal(self, point_tokens, centroid_tokens, points):
