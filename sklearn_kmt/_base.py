@@ -254,9 +254,9 @@ class BaseTransformerKMeans(
             and block.assign_attention.normalisation.one_hot
         ):
             warnings.warn(
-                f"Only {n_distinct} distinct clusters were found for "
-                f"n_clusters={self.n_clusters}; X probably has fewer distinct "
-                "points than clusters.",
+                f"Number of distinct clusters ({n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -362,8 +362,8 @@ class BaseTransformerKMeans(
             n_init = 1
         if self._init_is_array() and n_init != 1:
             warnings.warn(
-                f"An explicit init array gives one run only; n_init={n_init} "
-                "is ignored.",
+                "Explicit initial center position passed: performing only one "
+                f"init in {type(self).__name__} instead of n_init={n_init}.",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -389,11 +389,15 @@ class BaseTransformerKMeans(
         return float(np.mean(variances) * self.tol)
 
     def _check_center_shape(self, X, centers):
-        if centers.shape != (self.n_clusters, X.shape[1]):
+        if centers.shape[0] != self.n_clusters:
             raise ValueError(
-                f"The initial centers have shape {centers.shape}; expected "
-                f"({self.n_clusters}, {X.shape[1]}) for n_clusters="
-                f"{self.n_clusters} and {X.shape[1]} features."
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of features of the data {X.shape[1]}."
             )
 
     # -- using the fitted model ----------------------------------------------------
