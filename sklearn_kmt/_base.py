@@ -214,6 +214,22 @@ class BaseTransformerKMeans(
             large that squared distances overflow its floating type, or so
             small that they underflow: the data must then be rescaled.
         """
+        # validate_data sets the feature attributes before any work; a fit
+        # that does not finish (an error, KeyboardInterrupt, MemoryError)
+        # restores them, so that a previous model stays whole and usable.
+        feature_attributes = ("n_features_in_", "feature_names_in_")
+        previous = {
+            name: vars(self)[name] for name in feature_attributes if name in vars(self)
+        }
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            for name in feature_attributes:
+                vars(self).pop(name, None)
+            vars(self).update(previous)
+            raise
+
+    def _fit(self, X, sample_weight):
         X = validate_data(
             self,
             X,
@@ -316,7 +332,7 @@ class BaseTransformerKMeans(
                 f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
                 "in X.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self.network_ = network
         self.cluster_centers_ = centers
@@ -424,7 +440,7 @@ class BaseTransformerKMeans(
                 "Explicit initial center position passed: performing only one "
                 f"init in {type(self).__name__} instead of n_init={n_init}.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             n_init = 1
         return n_init
