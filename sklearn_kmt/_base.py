@@ -496,7 +496,8 @@ class BaseTransformerKMeans(
             dtype = np.float64  # as in fit: uncentred float32 loses digits
         X = X.astype(dtype, copy=False)
         centers = self.cluster_centers_.astype(dtype, copy=False)
-        check_magnitude(X, X.shape[0], centers=centers)
+        # Each sample is scored alone: the batch size does not matter here.
+        check_magnitude(X, 1, centers=centers)
         if data_mean is not None and not sp.issparse(X):
             # The layers ran on data centred on its mean, where the expanded
             # distances lose no digits to a large offset; so does prediction.

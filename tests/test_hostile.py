@@ -436,3 +436,15 @@ def test_sample_weights_of_the_wrong_length_are_refused(name, length, no_layer_r
         ValueError, match=rf"sample_weight.shape == \({length},\), expected \(30,\)"
     ):
         ESTIMATORS[name](2).fit(blobs(), sample_weight=np.ones(length))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_prediction_refuses_only_what_overflows_for_one_sample(name):
+    X = blobs()
+    fitted = ESTIMATORS[name](2, random_state=0).fit(X)
+    # With two features, one sample may reach a magnitude of about 4.7e153,
+    # however many are predicted.
+    many = np.full((1000, 2), 1e153)
+    assert fitted.predict(many).shape == (1000,)
+    with pytest.raises(ValueError, match="would overflow float64"):
+        fitted.predict(np.full((1, 2), 1e154))
