@@ -96,6 +96,41 @@ def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, g
     return centers.toarray() if sp.issparse(centers) else centers
 
 
+def check_magnitude(X, n_samples, input_name="X", centers=None):
+    """Raise a ValueError when squared distances on X cannot be represented.
+
+    The squared distances between the rows of X (and ``centers``), summed
+    over ``n_samples`` samples as in the objective, must neither overflow nor
+    underflow the floating type of X; the check bounds them by the largest
+    magnitude among the values, before any work is done.
+    """
+    values = [X.data if sp.issparse(X) else X]
+    if centers is not None:
+        values.append(centers)
+    largest = max((float(np.max(np.abs(v))) for v in values if v.size), default=0.0)
+    if largest == 0.0:
+        return
+    info = np.finfo(X.dtype)
+    # Any squared distance is at most n_features * (2 * largest) ** 2.
+    upper = float(np.sqrt(info.max / (4.0 * X.shape[1] * max(n_samples, 1))))
+    lower = float(np.sqrt(info.tiny))
+    if largest > upper:
+        raise ValueError(
+            f"{input_name} holds values of magnitude up to {largest:.3g}: the "
+            f"squared distances between {n_samples} samples of {X.shape[1]} "
+            f"features would overflow {X.dtype} beyond magnitude {upper:.3g}. "
+            "Rescale the data, for instance with sklearn.preprocessing."
+            "StandardScaler."
+        )
+    if largest < lower:
+        raise ValueError(
+            f"{input_name} holds values of magnitude at most {largest:.3g}: the "
+            f"squared distances would underflow {X.dtype} below magnitude "
+            f"{lower:.3g}. Rescale the data, for instance with "
+            "sklearn.preprocessing.StandardScaler."
+        )
+
+
 class BaseTransformerKMeans(
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -157,6 +192,9 @@ class BaseTransformerKMeans(
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances. Dense data is converted to C order (a copy when
             it is not C-contiguous float); a sparse matrix is converted to CSR.
+            Dense float32 data that the layers do not centre (a normalised or
+            a non-averaging variant) is computed on in float64; the results
+            keep float32.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -167,7 +205,31 @@ class BaseTransformerKMeans(
         -------
         self : object
             Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            Besides invalid parameters, shapes or values (NaN, infinity,
+            text, negative or all-zero weights), when the magnitude of X is so
+            large that squared distances overflow its floating type, or so
+            small that they underflow: the data must then be rescaled.
         """
+        # validate_data sets the feature attributes before any work; a fit
+        # that does not finish (an error, KeyboardInterrupt, MemoryError)
+        # restores them, so that a previous model stays whole and usable.
+        feature_attributes = ("n_features_in_", "feature_names_in_")
+        previous = {
+            name: vars(self)[name] for name in feature_attributes if name in vars(self)
+        }
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            for name in feature_attributes:
+                vars(self).pop(name, None)
+            vars(self).update(previous)
+            raise
+
+    def _fit(self, X, sample_weight):
         X = validate_data(
             self,
             X,
@@ -175,7 +237,7 @@ class BaseTransformerKMeans(
             dtype=[np.float64, np.float32],
             order="C",
             copy=self.copy_x and not sp.issparse(X),  # sparse data is never changed
-            accept_large_sparse=False,
+            accept_large_sparse=True,
         )
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
@@ -189,6 +251,7 @@ class BaseTransformerKMeans(
         if self._init_is_array():
             init = check_array(init, dtype=X.dtype, copy=True, order="C")
             self._check_center_shape(X, init)
+        check_magnitude(X, n_samples, centers=init if self._init_is_array() else None)
         n_init = self._resolve_n_init()
         random_state = check_random_state(self.random_state)
         block = self._make_block()
@@ -203,6 +266,15 @@ class BaseTransformerKMeans(
             and block.update_attention.averages
             and not sp.issparse(X)
         )
+        input_dtype = X.dtype
+        if X.dtype == np.float32 and not centring and not sp.issparse(X):
+            # Uncentred, the expanded distances of float32 data far from the
+            # origin lose their digits; float64 keeps them, and centers cast
+            # back exactly where they are data points.
+            X = X.astype(np.float64)
+            sample_weight = sample_weight.astype(np.float64)
+            if self._init_is_array():
+                init = init.astype(np.float64)
         seeding_data, seeding_weight = X, sample_weight
         if block.normalisation is not None:
             # Seeding and the tolerance see the data as the first layer does;
@@ -245,6 +317,8 @@ class BaseTransformerKMeans(
         if data_mean is not None:
             centers = centers + data_mean
             init_centers = init_centers + data_mean
+        centers = centers.astype(input_dtype, copy=False)
+        init_centers = init_centers.astype(input_dtype, copy=False)
 
         # Soft slots merge centroids by design at small beta; only hard
         # assignments point to duplicated samples.
@@ -254,11 +328,11 @@ class BaseTransformerKMeans(
             and block.assign_attention.normalisation.one_hot
         ):
             warnings.warn(
-                f"Only {n_distinct} distinct clusters were found for "
-                f"n_clusters={self.n_clusters}; X probably has fewer distinct "
-                "points than clusters.",
+                f"Number of distinct clusters ({n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
         self.network_ = network
         self.cluster_centers_ = centers
@@ -266,6 +340,7 @@ class BaseTransformerKMeans(
         self.labels_ = output.labels
         self.n_iter_ = output.n_layers
         self.init_centers_ = init_centers
+        self._data_mean = data_mean
         for name, value in report.items():
             setattr(self, f"{name}_", value)
         return self
@@ -368,10 +443,10 @@ class BaseTransformerKMeans(
             n_init = 1
         if self._init_is_array() and n_init != 1:
             warnings.warn(
-                f"An explicit init array gives one run only; n_init={n_init} "
-                "is ignored.",
+                "Explicit initial center position passed: performing only one "
+                f"init in {type(self).__name__} instead of n_init={n_init}.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
             n_init = 1
         return n_init
@@ -395,17 +470,22 @@ class BaseTransformerKMeans(
         return float(np.mean(variances) * self.tol)
 
     def _check_center_shape(self, X, centers):
-        if centers.shape != (self.n_clusters, X.shape[1]):
+        if centers.shape[0] != self.n_clusters:
             raise ValueError(
-                f"The initial centers have shape {centers.shape}; expected "
-                f"({self.n_clusters}, {X.shape[1]}) for n_clusters="
-                f"{self.n_clusters} and {X.shape[1]} features."
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not "
+                f"match the number of features of the data {X.shape[1]}."
             )
 
     # -- using the fitted model ----------------------------------------------------
 
     def _validate_test_data(self, X):
-        """Validated X and the centers, in a common floating dtype."""
+        """Validated X and the centers, in the dtype of the computation, and
+        the floating dtype of the results (the common one of X and centers)."""
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -414,12 +494,22 @@ class BaseTransformerKMeans(
             reset=False,
             dtype=[np.float64, np.float32],
             order="C",
-            accept_large_sparse=False,
+            accept_large_sparse=True,
         )
-        dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
-        return X.astype(dtype, copy=False), self.cluster_centers_.astype(
-            dtype, copy=False
-        )
+        dtype = result_dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
+        data_mean = getattr(self, "_data_mean", None)
+        if dtype == np.float32 and data_mean is None and not sp.issparse(X):
+            dtype = np.float64  # as in fit: uncentred float32 loses digits
+        X = X.astype(dtype, copy=False)
+        centers = self.cluster_centers_.astype(dtype, copy=False)
+        # Each sample is scored alone: the batch size does not matter here.
+        check_magnitude(X, 1, centers=centers)
+        if data_mean is not None and not sp.issparse(X):
+            # The layers ran on data centred on its mean, where the expanded
+            # distances lose no digits to a large offset; so does prediction.
+            X = X - data_mean.astype(dtype)
+            centers = centers - data_mean.astype(dtype)
+        return X, centers, result_dtype
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the cluster index of each training sample.
@@ -453,7 +543,7 @@ class BaseTransformerKMeans(
         labels : ndarray of shape (n_samples,)
             Index of the cluster each sample belongs to.
         """
-        X, centers = self._validate_test_data(X)
+        X, centers, result_dtype = self._validate_test_data(X)
         return self._predict(PointTokens(X, np.ones(X.shape[0], X.dtype)), centers)
 
     def _predict(self, points, centers):
@@ -472,8 +562,9 @@ class BaseTransformerKMeans(
         distances : ndarray of shape (n_samples, n_clusters)
             Distance to each centroid, in the metric of the assignment attention.
         """
-        X, centers = self._validate_test_data(X)
-        return self.network_.block.assign_attention.score.distances(X, centers)
+        X, centers, result_dtype = self._validate_test_data(X)
+        distances = self.network_.block.assign_attention.score.distances(X, centers)
+        return distances.astype(result_dtype, copy=False)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of each training sample to the centroids.
@@ -510,7 +601,7 @@ class BaseTransformerKMeans(
         score : float
             Minus the weighted sum of squared distances to the nearest centroid.
         """
-        X, centers = self._validate_test_data(X)
+        X, centers, result_dtype = self._validate_test_data(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )

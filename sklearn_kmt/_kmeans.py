@@ -51,8 +51,10 @@ class TransformerKMeans(BaseTransformerKMeans):
     copy_x : bool, default=True
         Dense data is centred on its mean before the layers run, which makes
         the distances more accurate. With ``copy_x=False`` the caller's array
-        is centred in place and restored afterwards when it is C-contiguous
-        float data; the restored values may differ by rounding.
+        is centred in place and restored afterwards, also when the fit is
+        interrupted, if it is C-contiguous float data; the restored values may
+        differ by rounding. Other data (sparse, integer, Fortran-ordered) is
+        converted on a copy and never changes.
 
     Attributes
     ----------

@@ -177,9 +177,9 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
         responsibilities : ndarray of shape (n_samples, n_clusters)
             The assignment attention's softmax weights; each row sums to 1.
         """
-        X, centers = self._validate_test_data(X)
+        X, centers, result_dtype = self._validate_test_data(X)
         points = PointTokens(X, np.ones(X.shape[0], X.dtype))
         responsibilities = self.network_.block.read_slots(
             points, centers, lambda slots: slots.dense()
         )
-        return responsibilities.astype(centers.dtype, copy=False)
+        return responsibilities.astype(result_dtype, copy=False)

@@ -1,0 +1,450 @@
+"""Hostile inputs: each ends in a correct result or a clear error, raised
+before any layer runs, and never changes the caller's data.
+
+``CATALOGUE`` names every hostile input tested here; the README counts them.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_kmt import (
+    TransformerKMeans,
+    TransformerKMedoids,
+    TransformerSoftKMeans,
+    TransformerSphericalKMeans,
+    TransformerTrimmedKMeans,
+)
+from sklearn_kmt._network import Network
+
+# Each estimator at a data scale: soft k-means' beta is in inverse squared
+# units of the data, so it scales with them.
+ESTIMATORS = {
+    "kmeans": lambda k, scale=1.0, **kw: TransformerKMeans(k, **kw),
+    "soft": lambda k, scale=1.0, **kw: TransformerSoftKMeans(
+        k, beta=4.0 / scale**2, **kw
+    ),
+    "spherical": lambda k, scale=1.0, **kw: TransformerSphericalKMeans(k, **kw),
+    "trimmed": lambda k, scale=1.0, **kw: TransformerTrimmedKMeans(
+        k, trim_fraction=0.1, **kw
+    ),
+    "kmedoids": lambda k, scale=1.0, **kw: TransformerKMedoids(k, n_candidates=8, **kw),
+}
+HARD = ["kmeans", "spherical", "trimmed", "kmedoids"]
+
+CATALOGUE = [
+    "values near the float64 overflow limit",
+    "values beyond the overflow limit",
+    "subnormal values among normal ones",
+    "only subnormal values",
+    "float32 data with a large offset",
+    "duplicated points, more clusters than distinct points",
+    "constant data",
+    "one sample per cluster",
+    "one feature",
+    "as many clusters as samples",
+    "CSR with explicit zeros",
+    "CSR with unsorted indices",
+    "CSR with int64 indices",
+    "object array of numbers",
+    "object or string array of text",
+    "ragged lists",
+    "3-D array",
+    "boolean array",
+    "pandas DataFrame with mixed dtypes",
+    "pandas DataFrame with a text column",
+    "NaN or infinity",
+    "sample weights all zero",
+    "sample weights of the wrong length",
+]
+
+
+def blobs(n_per_blob=15, n_features=2, seed=0):
+    """Two well separated blobs in the positive quadrant (distinct directions)."""
+    rng = np.random.RandomState(seed)
+    first = rng.normal(0.0, 0.3, (n_per_blob, n_features)) + 1.0
+    second = rng.normal(0.0, 0.3, (n_per_blob, n_features))
+    second[:, 0] += 8.0
+    return np.vstack([first, second])
+
+
+def same_partition(labels, other):
+    pairs = np.unique(np.stack([labels, other]), axis=1)
+    return (
+        np.unique(pairs[0]).size == pairs.shape[1]
+        and np.unique(pairs[1]).size == pairs.shape[1]
+    )
+
+
+def two_blob_init(X):
+    return np.asarray(X)[[0, -1]]
+
+
+@pytest.fixture
+def no_layer_runs(monkeypatch):
+    """Any run of the network fails the test: errors must come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a layer ran before the input was refused")
+
+    monkeypatch.setattr(Network, "_run", refuse)
+
+
+def fit_keeping(estimator, X, **fit_params):
+    """Fit and check the caller's X and sample weights did not change."""
+    before = X.copy() if hasattr(X, "copy") else X
+    weights = fit_params.get("sample_weight")
+    weights_before = None if weights is None else np.array(weights, copy=True)
+    estimator.fit(X, **fit_params)
+    if sp.issparse(X):
+        assert_array_equal(X.toarray(), before.toarray())
+    elif isinstance(X, pd.DataFrame):
+        pd.testing.assert_frame_equal(X, before)
+    else:
+        assert_array_equal(np.asarray(X), np.asarray(before))
+    if weights is not None:
+        assert_array_equal(weights, weights_before)
+    return estimator
+
+
+def assert_sound(estimator, n_samples):
+    assert np.all(np.isfinite(estimator.cluster_centers_))
+    assert estimator.labels_.shape == (n_samples,)
+    assert np.isfinite(estimator.inertia_)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_values_near_overflow_give_the_scaled_result(name):
+    X = blobs()
+    scale = 1e150
+    reference = ESTIMATORS[name](2, init=two_blob_init(X), random_state=0).fit(X)
+    huge = X * scale
+    estimator = ESTIMATORS[name](2, scale, init=two_blob_init(huge), random_state=0)
+    fit_keeping(estimator, huge)
+    assert np.all(np.isfinite(estimator.cluster_centers_))
+    assert same_partition(estimator.labels_, reference.labels_)
+    expected = reference.cluster_centers_ * (1.0 if name == "spherical" else scale)
+    assert_allclose(estimator.cluster_centers_, expected, rtol=1e-9)
+    assert_array_equal(estimator.predict(huge), estimator.labels_)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+@pytest.mark.parametrize("scale", [1e160, 1e300, 1e307])
+def test_values_beyond_the_overflow_limit_are_refused(name, scale, no_layer_runs):
+    X = blobs() * scale
+    before = X.copy()
+    with pytest.raises(ValueError, match="would overflow float64.*Rescale"):
+        ESTIMATORS[name](2).fit(X)
+    assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_subnormal_values_among_normal_ones_count_as_zeros(name):
+    X = blobs()
+    X[::4, 1] = 0.0
+    with_subnormals = X.copy()
+    with_subnormals[::4, 1] = 5e-324
+    init = two_blob_init(X)
+    reference = ESTIMATORS[name](2, init=init, random_state=0).fit(X)
+    estimator = fit_keeping(
+        ESTIMATORS[name](2, init=init, random_state=0), with_subnormals
+    )
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_allclose(estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_only_subnormal_values_are_refused(name, no_layer_runs):
+    X = blobs() * 1e-310
+    before = X.copy()
+    with pytest.raises(ValueError, match="would underflow float64.*Rescale"):
+        ESTIMATORS[name](2).fit(X)
+    assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_float32_with_a_large_offset_keeps_its_digits(name):
+    X = (blobs() + 1e5).astype(np.float32)
+    init = two_blob_init(X)
+    reference = ESTIMATORS[name](2, init=init.astype(np.float64), random_state=0)
+    reference.fit(X.astype(np.float64))
+    estimator = fit_keeping(ESTIMATORS[name](2, init=init, random_state=0), X)
+    assert estimator.cluster_centers_.dtype == np.float32
+    assert same_partition(estimator.labels_, reference.labels_)
+    assert_allclose(
+        estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-6, atol=0
+    )
+    labels = estimator.predict(X)
+    kept = estimator.labels_ >= 0
+    if name == "trimmed":
+        # A kept point at the trimming radius may fall out by the rounding
+        # of the float32 centers, a spacing of the data's magnitude.
+        distances = estimator.transform(X).min(axis=1)
+        spacing = np.spacing(np.abs(X).max())
+        at_radius = np.abs(distances - estimator.radius_) <= spacing
+        kept &= ~at_radius
+    assert_array_equal(labels[kept], estimator.labels_[kept])
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_duplicated_points_with_more_clusters_than_distinct_points(name):
+    distinct = np.array([[0.0, 1.0], [5.0, 1.0], [1.0, 6.0]])
+    X = np.repeat(distinct, 4, axis=0)
+    estimator = ESTIMATORS[name](5, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_keeping(estimator, X)
+    assert_sound(estimator, X.shape[0])
+    if name in HARD:
+        assert any(
+            issubclass(w.category, ConvergenceWarning)
+            and "distinct clusters" in str(w.message)
+            for w in caught
+        )
+        kept = estimator.labels_ >= 0
+        assert np.unique(estimator.labels_[kept]).size <= 3
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_constant_data(name):
+    X = np.full((12, 3), 2.5)
+    estimator = ESTIMATORS[name](3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_keeping(estimator, X)
+    assert_sound(estimator, 12)
+    expected = X[0] / np.linalg.norm(X[0]) if name == "spherical" else X[0]
+    used = np.unique(estimator.labels_[estimator.labels_ >= 0])
+    assert_allclose(
+        estimator.cluster_centers_[used], expected[None].repeat(used.size, 0)
+    )
+    assert estimator.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", HARD)
+def test_one_sample_per_cluster(name):
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.2], [0.3, -1.0]])
+    estimator = fit_keeping(ESTIMATORS[name](4, random_state=0), X)
+    assert np.unique(estimator.labels_).size == 4
+    expected = X / np.linalg.norm(X, axis=1)[:, None] if name == "spherical" else X
+    assert_allclose(estimator.cluster_centers_[estimator.labels_], expected, atol=1e-12)
+    assert estimator.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_sample_per_cluster_soft_keeps_the_centers_finite():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.2], [0.3, -1.0]])
+    estimator = fit_keeping(ESTIMATORS["soft"](4, random_state=0), X)
+    assert_sound(estimator, 4)
+    assert_allclose(estimator.predict_proba(X).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_one_feature(name):
+    X = blobs()[:, :1]
+    estimator = ESTIMATORS[name](2, init=X[[0, -1]], random_state=0)
+    if name == "spherical":  # every positive number has the same direction
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            fit_keeping(estimator, X)
+    else:
+        fit_keeping(estimator, X)
+    assert_sound(estimator, X.shape[0])
+    if name == "spherical":
+        assert_allclose(estimator.cluster_centers_, 1.0)
+        return
+    truth = np.repeat([0, 1], 15)
+    kept = estimator.labels_ >= 0
+    assert same_partition(estimator.labels_[kept], truth[kept])
+    if name == "kmeans":
+        expected = KMeans(2, init=X[[0, -1]], n_init=1).fit(X)
+        assert_array_equal(estimator.labels_, expected.labels_)
+        assert_allclose(
+            estimator.cluster_centers_, expected.cluster_centers_, rtol=1e-12
+        )
+
+
+@pytest.mark.parametrize("name", HARD)
+def test_as_many_clusters_as_samples(name):
+    rng = np.random.RandomState(1)
+    X = rng.uniform(0.5, 3.0, (40, 3))
+    estimator = ESTIMATORS[name](40, random_state=0)
+    if name == "trimmed":  # the 4 trimmed samples leave 4 clusters empty
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            fit_keeping(estimator, X)
+    else:
+        fit_keeping(estimator, X)
+    kept = estimator.labels_ >= 0
+    assert np.unique(estimator.labels_[kept]).size == kept.sum()
+    assert estimator.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+def sparse_variants(X):
+    explicit = sp.csr_matrix(X)
+    explicit.data[::3] = 0.0  # stored zeros
+    dense_of_explicit = explicit.toarray()
+    unsorted = sp.csr_matrix(dense_of_explicit)
+    for row in range(unsorted.shape[0]):
+        start, end = unsorted.indptr[row], unsorted.indptr[row + 1]
+        unsorted.indices[start:end] = unsorted.indices[start:end][::-1].copy()
+        unsorted.data[start:end] = unsorted.data[start:end][::-1].copy()
+    unsorted.has_sorted_indices = False
+    wide_indices = sp.csr_matrix(dense_of_explicit)
+    wide_indices.indices = wide_indices.indices.astype(np.int64)
+    wide_indices.indptr = wide_indices.indptr.astype(np.int64)
+    return dense_of_explicit, {
+        "explicit_zeros": explicit,
+        "unsorted_indices": unsorted,
+        "int64_indices": wide_indices,
+    }
+
+
+@pytest.mark.parametrize(
+    "variant", ["explicit_zeros", "unsorted_indices", "int64_indices"]
+)
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_unusual_csr_gives_the_dense_result(name, variant):
+    dense, variants = sparse_variants(blobs(n_features=4))
+    X = variants[variant]
+    init = two_blob_init(dense)
+    reference = ESTIMATORS[name](2, init=init, random_state=0).fit(dense)
+    estimator = fit_keeping(ESTIMATORS[name](2, init=init, random_state=0), X)
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_allclose(
+        estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-10, atol=1e-12
+    )
+    assert_array_equal(estimator.predict(X), reference.predict(dense))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_object_array_of_numbers_is_read_as_float(name):
+    X = blobs()
+    init = two_blob_init(X)
+    reference = ESTIMATORS[name](2, init=init, random_state=0).fit(X)
+    estimator = fit_keeping(
+        ESTIMATORS[name](2, init=init, random_state=0), X.astype(object)
+    )
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_array_equal(estimator.cluster_centers_, reference.cluster_centers_)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.array([["a", "b"], ["c", "d"], ["e", "f"]]),
+        np.array([["a", 1.0], ["c", 2.0], ["e", 3.0]], dtype=object),
+    ],
+    ids=["str", "object"],
+)
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_text_arrays_are_refused(name, X, no_layer_runs):
+    before = X.copy()
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        ESTIMATORS[name](2).fit(X)
+    assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_ragged_lists_are_refused(name, no_layer_runs):
+    X = [[1.0, 2.0], [3.0], [4.0, 5.0]]
+    with pytest.raises(ValueError, match="inhomogeneous shape"):
+        ESTIMATORS[name](2).fit(X)
+    assert X == [[1.0, 2.0], [3.0], [4.0, 5.0]]
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_three_dimensional_arrays_are_refused(name, no_layer_runs):
+    X = np.ones((5, 2, 2))
+    with pytest.raises(ValueError, match="dim 3"):
+        ESTIMATORS[name](2).fit(X)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_three_dimensional_arrays_are_refused_by_predict(name):
+    fitted = ESTIMATORS[name](2, random_state=0).fit(blobs())
+    with pytest.raises(ValueError, match="dim 3"):
+        fitted.predict(np.ones((5, 2, 1)))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_boolean_array_is_read_as_zeros_and_ones(name):
+    X = blobs(n_features=5) > 2.0
+    X[0, 1] = X[-1, 2] = True
+    init = X[[0, -1]]
+    reference = ESTIMATORS[name](2, init=init.astype(float), random_state=0)
+    reference.fit(X.astype(float))
+    estimator = fit_keeping(ESTIMATORS[name](2, init=init, random_state=0), X)
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_array_equal(estimator.cluster_centers_, reference.cluster_centers_)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_dataframe_with_mixed_dtypes(name):
+    X = blobs(n_features=3)
+    frame = pd.DataFrame(
+        {
+            "x": X[:, 0],
+            "y": X[:, 1].astype(np.float32),
+            "z": np.round(X[:, 2]).astype(np.int64),
+            "flag": X[:, 0] > 4.0,
+        }
+    )
+    values = frame.to_numpy(dtype=np.float64)
+    init = two_blob_init(values)
+    reference = ESTIMATORS[name](2, init=init, random_state=0).fit(values)
+    estimator = fit_keeping(ESTIMATORS[name](2, init=init, random_state=0), frame)
+    assert_array_equal(estimator.feature_names_in_, ["x", "y", "z", "flag"])
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_allclose(estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-12)
+    assert_array_equal(estimator.predict(frame), reference.predict(values))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_dataframe_with_a_text_column_is_refused(name, no_layer_runs):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]})
+    before = frame.copy()
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        ESTIMATORS[name](2).fit(frame)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_nan_and_infinity_are_refused(name, value, no_layer_runs):
+    X = blobs()
+    X[3, 1] = value
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        ESTIMATORS[name](2).fit(X)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_sample_weights_all_zero_are_refused(name, no_layer_runs):
+    weights = np.zeros(30)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        ESTIMATORS[name](2).fit(blobs(), sample_weight=weights)
+    assert_array_equal(weights, 0.0)
+
+
+@pytest.mark.parametrize("length", [29, 31])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_sample_weights_of_the_wrong_length_are_refused(name, length, no_layer_runs):
+    with pytest.raises(
+        ValueError, match=rf"sample_weight.shape == \({length},\), expected \(30,\)"
+    ):
+        ESTIMATORS[name](2).fit(blobs(), sample_weight=np.ones(length))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_prediction_refuses_only_what_overflows_for_one_sample(name):
+    X = blobs()
+    fitted = ESTIMATORS[name](2, random_state=0).fit(X)
+    # With two features, one sample may reach a magnitude of about 4.7e153,
+    # however many are predicted.
+    many = np.full((1000, 2), 1e153)
+    assert fitted.predict(many).shape == (1000,)
+    with pytest.raises(ValueError, match="would overflow float64"):
+        fitted.predict(np.full((1, 2), 1e154))
