@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.cluster import KMeans
 from sklearn.cluster.tests import test_k_means as sklearn_tests
 from sklearn.utils._param_validation import StrOptions
@@ -201,7 +202,14 @@ for _name in APPLICABLE:
     globals()[_name] = _imported(_name)
 
 
+LISTED_FOR = "1.9."
+
+
 def test_every_scikit_learn_kmeans_test_is_run_or_skipped_with_a_reason():
+    # The lists above were drawn up against this release series; a later one
+    # may add tests, which then need sorting into them.
+    if not sklearn.__version__.startswith(LISTED_FOR):
+        pytest.skip(f"the lists were drawn up for scikit-learn {LISTED_FOR}.x")
     names = [name for name in vars(sklearn_tests) if name.startswith("test_")]
     unaccounted = [
         name
