@@ -87,11 +87,12 @@ def _single_threaded_blas():
 def stream(read, chunks):
     """``read`` each chunk of point tokens; the results come in chunk order.
 
-    When BLAS may use several threads, the chunks go out in waves to as many
-    worker threads, each with a single-threaded BLAS, the way scikit-learn's
-    OpenMP loop does: NumPy and SciPy release the GIL in the work of a chunk.
-    The results are used in chunk order, so the outcome does not depend on
-    the number of workers.
+    When BLAS may use several threads, the chunks go out to as many worker
+    threads, each with a single-threaded BLAS, the way scikit-learn's OpenMP
+    loop does: NumPy and SciPy release the GIL in the work of a chunk. A
+    worker takes the next chunk as soon as it is done with one (no barrier
+    between rounds); the results, small next to the chunks, are used in chunk
+    order, so the outcome does not depend on the number of workers.
     """
     chunks = list(chunks)
     blas_threads = max((lib.num_threads for lib in _blas().lib_controllers), default=1)
@@ -102,8 +103,7 @@ def stream(read, chunks):
     if n_workers not in _POOLS:
         _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
     with _single_threaded_blas():
-        for start in range(0, len(chunks), n_workers):
-            yield from _POOLS[n_workers].map(read, chunks[start : start + n_workers])
+        yield from _POOLS[n_workers].map(read, chunks)
 
 
 class Block:
