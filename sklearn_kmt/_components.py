@@ -351,16 +351,35 @@ class Softmax:
 KEY_MAJOR_MAX_KEYS = 16
 
 
-def query_key_products(points, keys):
-    """The products ``x_i . c_j`` of a chunk of queries with every key, (m, k).
+def query_key_products(points, keys, key_bias=None):
+    """The products ``x_i . c_j`` (plus ``key_bias[j]``) of a chunk of queries
+    with every key, shape (m, k).
 
     For dense queries and few keys the result is a key-major (Fortran-ordered)
     array: each key's scores are contiguous, so that adding the key's bias
-    and normalising over the keys run along contiguous memory.
+    and normalising over the keys run along contiguous memory. For dense
+    queries with fewer features than keys, the bias enters the product
+    through a constant coordinate appended to the queries, as in the token
+    construction, which saves a pass over the scores.
     """
-    if sp.issparse(points) or keys.shape[0] > KEY_MAJOR_MAX_KEYS:
-        return safe_sparse_dot(points, keys.T, dense_output=True)
-    return (keys @ points.T).T
+    n_keys, n_features = keys.shape
+    if not sp.issparse(points) and n_keys <= KEY_MAJOR_MAX_KEYS:
+        scores_by_key = keys @ points.T
+        if key_bias is not None:
+            scores_by_key += key_bias[:, None]
+        return scores_by_key.T
+    if not sp.issparse(points) and key_bias is not None and n_features < n_keys:
+        queries = np.empty((points.shape[0], n_features + 1), dtype=points.dtype)
+        queries[:, :n_features] = points
+        queries[:, n_features] = 1
+        biased_keys = np.empty((n_keys, n_features + 1), dtype=keys.dtype, order="F")
+        biased_keys[:, :n_features] = keys
+        biased_keys[:, n_features] = key_bias
+        return queries @ biased_keys.T
+    scores = safe_sparse_dot(points, keys.T, dense_output=True)
+    if key_bias is not None:
+        scores += key_bias
+    return scores
 
 
 def _inverse_norms(squared_norms):
@@ -482,9 +501,7 @@ class SquaredEuclideanScore:
 
     def scores(self, points, centers, key_bias):
         """Scores of a chunk of point tokens against every centroid, (m, k)."""
-        scores = query_key_products(points, centers)
-        scores += key_bias
-        return scores
+        return query_key_products(points, centers, key_bias)
 
     def pairwise(self, points, centers):
         """The dissimilarity of every point to every center."""

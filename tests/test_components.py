@@ -57,15 +57,30 @@ def test_assign_attention_picks_the_nearest_centroid(container, dtype, n_cluster
     np.testing.assert_array_equal(labels, expected)
 
 
-def test_assign_attention_scores_are_minus_half_squared_distances_up_to_a_constant():
+# Few keys (key-major scores), more keys than features (the bias through a
+# constant coordinate), more features than keys (the bias added), sparse.
+@pytest.mark.parametrize(
+    "n_clusters, n_features, container",
+    [
+        (6, 4, np.asarray),
+        (40, 4, np.asarray),
+        (20, 30, np.asarray),
+        (40, 4, sp.csr_matrix),
+    ],
+)
+def test_assign_attention_scores_are_minus_half_squared_distances_up_to_a_constant(
+    n_clusters, n_features, container
+):
     rng = np.random.RandomState(1)
-    X = rng.standard_normal((30, 4))
-    centers = rng.standard_normal((6, 4))
+    X = rng.standard_normal((30, n_features))
+    centers = rng.standard_normal((n_clusters, n_features))
     attention = AssignAttention()
-    scores = attention.scores(X, centers, attention.key_bias(centers))
+    scores = attention.scores(container(X), centers, attention.key_bias(centers))
     negative_half = -0.5 * textbook_squared_distances(X, centers)
     row_constant = scores - negative_half
-    np.testing.assert_allclose(row_constant, row_constant[:, :1].repeat(6, axis=1))
+    np.testing.assert_allclose(
+        row_constant, row_constant[:, :1].repeat(n_clusters, axis=1)
+    )
     np.testing.assert_allclose(row_constant[:, 0], 0.5 * (X**2).sum(axis=1))
 
 
