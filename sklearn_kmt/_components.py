@@ -1390,10 +1390,33 @@ class TrimmingGate:
         self.trim_fraction = trim_fraction
 
     def kept(self, dissimilarities, sample_weight):
-        """Mask of the points the gate keeps."""
-        farthest_first = np.argsort(-dissimilarities, kind="stable")
-        cumulative = np.cumsum(sample_weight[farthest_first], dtype=np.float64)
-        budget = self.trim_fraction * cumulative[-1]
+        """Mask of the points the gate keeps.
+
+        Only the farthest points need ordering: a partition finds a set of
+        candidates, all points at least as far as the farthest few, whose
+        weight exceeds the budget (it grows until it does), and only those
+        are sorted.
+        """
+        n_points = dissimilarities.shape[0]
+        budget = self.trim_fraction * np.sum(sample_weight, dtype=np.float64)
+        n_candidates = 2 * int(self.trim_fraction * n_points) + 64
+        while True:
+            if n_candidates >= n_points:
+                farthest_first = np.argsort(-dissimilarities, kind="stable")
+            else:
+                # All points tied with the last candidate join, so that ties
+                # are ordered by sample index as in a full stable sort.
+                nearest_candidate = np.partition(
+                    dissimilarities, n_points - n_candidates
+                )[n_points - n_candidates]
+                candidates = np.flatnonzero(dissimilarities >= nearest_candidate)
+                farthest_first = candidates[
+                    np.argsort(-dissimilarities[candidates], kind="stable")
+                ]
+            cumulative = np.cumsum(sample_weight[farthest_first], dtype=np.float64)
+            if farthest_first.size == n_points or cumulative[-1] > budget:
+                break
+            n_candidates *= 4
         n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
         kept = np.ones(dissimilarities.shape[0], dtype=bool)
         kept[farthest_first[:n_trimmed]] = False

@@ -10,6 +10,7 @@ from sklearn_kmt._components import (
     Hardmax,
     RelocationHead,
     SquaredEuclideanScore,
+    TrimmingGate,
     UpdateAttention,
 )
 from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens
@@ -196,3 +197,31 @@ def test_one_hot_slots_and_literal_token_matrices():
     np.testing.assert_array_equal(
         CentroidTokens(centers).dense(), np.hstack([centers, np.eye(3)])
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("weights", ["unit", "uniform", "far_light"])
+def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
+    seed, weights
+):
+    # Many tied distances, and weights that make the farthest points light
+    # (so that the trimmed prefix runs deep), against a full stable sort.
+    rng = np.random.RandomState(seed)
+    n = 5000
+    dissimilarities = rng.randint(0, 300, size=n).astype(float)
+    sample_weight = {
+        "unit": np.ones(n),
+        "uniform": rng.uniform(0.1, 3.0, size=n),
+        "far_light": np.exp(-dissimilarities / 20),
+    }[weights]
+    trim_fraction = [0.0, 0.01, 0.1, 0.3, 0.5, 0.9][seed]
+
+    farthest_first = np.argsort(-dissimilarities, kind="stable")
+    cumulative = np.cumsum(sample_weight[farthest_first])
+    budget = trim_fraction * np.sum(sample_weight)
+    n_trimmed = np.searchsorted(cumulative, budget, side="right")
+    expected = np.ones(n, dtype=bool)
+    expected[farthest_first[:n_trimmed]] = False
+
+    kept = TrimmingGate(trim_fraction).kept(dissimilarities, sample_weight)
+    np.testing.assert_array_equal(kept, expected)
