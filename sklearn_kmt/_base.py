@@ -309,7 +309,12 @@ class BaseTransformerKMeans(
                 n_init,
                 random_state,
             )
-            report = block.report(points, output.centers, output.labels)
+            report = block.report(
+                points,
+                output.centers,
+                output.labels,
+                dissimilarities=output.dissimilarities,
+            )
         finally:
             if data_mean is not None and not self.copy_x:
                 X += data_mean
@@ -369,7 +374,9 @@ class BaseTransformerKMeans(
                 best, best_init = output, centers
             if n_init == 1:
                 break  # the objective is only computed once, for the report
-            objective = network.block.objective(points, output.centers, output.labels)
+            objective = network.block.objective(
+                points, output.centers, output.labels, output.dissimilarities
+            )
             # A lower objective with the same partition is only rounding.
             if best_objective is None or (
                 objective < best_objective

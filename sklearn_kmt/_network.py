@@ -214,7 +214,7 @@ class Block:
         n_clusters, n_features = centers.shape
         rows_per_chunk = chunk_n_rows(points, n_clusters)
         statistics = self.update_attention.statistics(n_clusters, n_features)
-        labels = self._point_stream(
+        labels, _ = self._point_stream(
             points, centers, rows_per_chunk, statistics, update=True
         )
         score = self.assign_attention.score
@@ -253,14 +253,23 @@ class Block:
         return stream(assign, points.rows(rows_per_chunk))
 
     def _point_stream(
-        self, points, centers, rows_per_chunk, statistics=None, update=False
+        self,
+        points,
+        centers,
+        rows_per_chunk,
+        statistics=None,
+        update=False,
+        with_dissimilarities=False,
     ):
         """Assignment attention and gate over the stream of point tokens.
 
         With ``update``, the update attention reads the new slots into
-        ``statistics`` too.
+        ``statistics`` too. Returns the labels, and the dissimilarity of each
+        point to the centroid it chose (before the gate) when the gate needs
+        it or ``with_dissimilarities``; otherwise None.
         """
         fused = update and self.gate is None
+        with_dissimilarities = with_dissimilarities or self.gate is not None
         score = self.assign_attention.score
         sample_weight = points.sample_weight
 
@@ -270,8 +279,8 @@ class Block:
                 partial = self.update_attention.partial(
                     chunk, slots, sample_weight[rows]
                 )
-            if self.gate is not None:
-                # What the gate reads, while the chunk is at hand.
+            if with_dissimilarities:
+                # While the chunk is at hand (the gate reads them).
                 dissimilarities = score.dissimilarity_to_assigned(
                     PointTokens(chunk, sample_weight[rows]),
                     centers,
@@ -281,7 +290,8 @@ class Block:
             return rows, chunk_labels, partial, dissimilarities
 
         labels = np.empty(points.n_tokens, dtype=np.int32)
-        if self.gate is not None:
+        dissimilarities = None
+        if with_dissimilarities:
             dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
         assigned = self._assigned_chunks(points, centers, rows_per_chunk, read)
         for rows, chunk_labels, partial, chunk_dissimilarities in assigned:
@@ -291,7 +301,7 @@ class Block:
             if chunk_dissimilarities is not None:
                 dissimilarities[rows] = chunk_dissimilarities
         if self.gate is None:
-            return labels
+            return labels, dissimilarities
         labels = self.gate(labels, dissimilarities, sample_weight)
         if update:
 
@@ -303,7 +313,7 @@ class Block:
 
             for partial in stream(read_gated, points.rows(rows_per_chunk)):
                 statistics.add(*partial)
-        return labels
+        return labels, dissimilarities
 
     def literal(self, point_tokens, centroid_tokens, points):
         """Apply the layer to the token matrices as written.
@@ -391,10 +401,21 @@ class Block:
             for weight, matrix in component.parameters(n_features, n_clusters).items()
         }
 
-    def point_stream(self, points, centers):
-        """The point stream of the layer alone: labels after assignment and gate."""
+    def point_stream(self, points, centers, with_dissimilarities=False):
+        """The point stream of the layer alone: labels after assignment and gate.
+
+        With ``with_dissimilarities``, also each point's dissimilarity to the
+        centroid it chose (before the gate), read in the same pass, for
+        :meth:`report`.
+        """
         points, centers = self._normalised(points, centers)
-        return self._point_stream(points, centers, chunk_n_rows(points, len(centers)))
+        labels, dissimilarities = self._point_stream(
+            points,
+            centers,
+            chunk_n_rows(points, len(centers)),
+            with_dissimilarities=with_dissimilarities,
+        )
+        return (labels, dissimilarities) if with_dissimilarities else labels
 
     def assign(self, points, centers):
         """The assignment attention alone: index of the best centroid of each point."""
@@ -436,21 +457,25 @@ class Block:
             points, centers, labels, chunk_n_rows(points, len(centers))
         )
 
-    def objective(self, points, centers, labels):
+    def objective(self, points, centers, labels, dissimilarities=None):
         """Weighted dissimilarities to the assigned centroids; gated points excluded."""
-        return self.report(points, centers, labels, components=False)["inertia"]
+        report = self.report(points, centers, labels, False, dissimilarities)
+        return report["inertia"]
 
-    def report(self, points, centers, labels, components=True):
+    def report(self, points, centers, labels, components=True, dissimilarities=None):
         """What is known of a final state.
 
         The objective (``inertia``: weighted dissimilarities to the assigned
         centroids, gated points excluded) and, with ``components``, what the
         components report (a softmax its free energy, a gate its radius).
+        ``dissimilarities`` (to the assigned centroids; any value for gated
+        points) are computed unless given.
         """
         kept = labels >= 0
-        dissimilarities = self.dissimilarities(
-            points, centers, np.where(kept, labels, 0)
-        )
+        if dissimilarities is None:
+            dissimilarities = self.dissimilarities(
+                points, centers, np.where(kept, labels, 0)
+            )
         weights = np.where(kept, points.sample_weight, 0)
         report = {"inertia": float(np.dot(weights, dissimilarities))}
         for component in (
@@ -573,14 +598,26 @@ class NetworkOutput:
         Whether the loop stopped because the assignment no longer changed.
     trace : list of LayerRecord or None
         One record per layer, when a trace was asked for.
+    dissimilarities : ndarray of shape (n_samples,) or None
+        Each point's dissimilarity to its centroid in ``centers`` (any value
+        for a gated point), when the last pass read them.
     """
 
-    def __init__(self, labels, centers, n_layers, strict_convergence, trace=None):
+    def __init__(
+        self,
+        labels,
+        centers,
+        n_layers,
+        strict_convergence,
+        trace=None,
+        dissimilarities=None,
+    ):
         self.labels = labels
         self.centers = centers
         self.n_layers = n_layers
         self.strict_convergence = strict_convergence
         self.trace = trace
+        self.dissimilarities = dissimilarities
         self.sampling_state = None
 
 
@@ -596,7 +633,8 @@ class FastPass:
         return labels, new_centers, None
 
     def final_labels(self, centers):
-        return self.block.point_stream(self.points, centers)
+        """Labels consistent with ``centers``, and the dissimilarities to them."""
+        return self.block.point_stream(self.points, centers, with_dissimilarities=True)
 
 
 class LiteralPass:
@@ -620,9 +658,11 @@ class LiteralPass:
         return labels, centroid_tokens[:, : centers.shape[1]], attention
 
     def final_labels(self, centers):
-        return self.block.literal_point_stream(
+        """Labels consistent with ``centers`` (no dissimilarities: None)."""
+        labels = self.block.literal_point_stream(
             self.point_tokens, CentroidTokens(centers).dense(), self.points
         )
+        return labels, None
 
 
 class Network:
@@ -845,9 +885,12 @@ class Network:
                     )
                 break
             previous_labels = labels
+        dissimilarities = None
         if not strict_convergence:
-            labels = layer_pass.final_labels(centers)
-        return NetworkOutput(labels, centers, layer + 1, strict_convergence, trace)
+            labels, dissimilarities = layer_pass.final_labels(centers)
+        return NetworkOutput(
+            labels, centers, layer + 1, strict_convergence, trace, dissimilarities
+        )
 
     def parameters(self):
         """The block's weights, shared by every layer: ``"component.name" -> array``."""
