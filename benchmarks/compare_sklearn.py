@@ -15,7 +15,7 @@ Run from the repository root::
 
     python benchmarks/compare_sklearn.py            # the full grid
     python benchmarks/compare_sklearn.py --quick    # tiny sizes, seconds
-    python benchmarks/compare_sklearn.py --rst doc/performance_results.rst
+    python benchmarks/compare_sklearn.py --rst doc/performance_results.txt
 """
 
 import argparse

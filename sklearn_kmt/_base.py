@@ -107,7 +107,10 @@ def check_magnitude(X, n_samples, input_name="X", centers=None):
     values = [X.data if sp.issparse(X) else X]
     if centers is not None:
         values.append(centers)
-    largest = max((float(np.max(np.abs(v))) for v in values if v.size), default=0.0)
+    # Two reductions rather than np.abs, which would copy the data.
+    largest = max(
+        (max(float(v.max()), -float(v.min())) for v in values if v.size), default=0.0
+    )
     if largest == 0.0:
         return
     info = np.finfo(X.dtype)
