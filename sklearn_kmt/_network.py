@@ -29,18 +29,20 @@ def chunk_n_rows(points, n_clusters):
     """Rows of point tokens streamed together through one layer.
 
     A chunk's buffers hold, per row, its scores against the ``n_clusters``
-    centroids and either a difference of its data part with a centroid
+    centroids and one copy of its data part with a constant coordinate
     (dense data) or a few arrays the size of its non-zeros (sparse data,
     which is sliced, never densified). They take at most ``CHUNK_BYTES``
-    (8 MiB) and at most scikit-learn's ``working_memory`` setting, so the
+    (4 MiB) and at most scikit-learn's ``working_memory`` setting, so the
     engine never holds the full ``n_samples x n_clusters`` score matrix when
-    it is large. A chunk also holds at most an eighth of the tokens (but at
-    least ``MIN_CHUNK_ROWS``), so that worker threads have chunks to share.
+    it is large; each worker thread holds one chunk at a time. A chunk also
+    holds at most an eighth of the tokens (but at least ``MIN_CHUNK_ROWS``),
+    so that worker threads have chunks to share. The size does not depend
+    on the number of threads, so neither do the results.
     """
     if points.is_sparse:
         row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
     else:
-        row_items = n_clusters + points.n_features
+        row_items = n_clusters + points.n_features + 1
     budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
     rows = int(budget // (row_items * points.dtype.itemsize))
     rows = min(rows, max(MIN_CHUNK_ROWS, -(-points.n_tokens // 8)))
@@ -59,6 +61,11 @@ def _blas():
     if not _BLAS:
         _BLAS.append(ThreadpoolController().select(user_api="blas"))
     return _BLAS[0]
+
+
+def _blas_threads():
+    """The number of threads BLAS may use now: the number of chunk workers."""
+    return max((lib.num_threads for lib in _blas().lib_controllers), default=1)
 
 
 _LIMITED = {"lock": threading.Lock(), "users": 0, "limiter": None}
@@ -95,8 +102,7 @@ def stream(read, chunks):
     order, so the outcome does not depend on the number of workers.
     """
     chunks = list(chunks)
-    blas_threads = max((lib.num_threads for lib in _blas().lib_controllers), default=1)
-    n_workers = min(len(chunks), blas_threads)
+    n_workers = min(len(chunks), _blas_threads())
     if n_workers <= 1:
         yield from map(read, chunks)
         return

@@ -15,10 +15,10 @@ assembles the literal token matrix for small inputs.
 import numpy as np
 import scipy.sparse as sp
 
-# Upper bound on the buffers of one chunk of point tokens: large enough that
-# the per-chunk Python overhead is negligible, small enough for cache-sized
-# blocks.
-CHUNK_BYTES = 8 * 2**20
+# Upper bound on the buffers of one chunk of point tokens (one per worker
+# thread at a time): large enough that the per-chunk Python overhead is
+# small, small enough that the memory beyond the data stays modest.
+CHUNK_BYTES = 4 * 2**20
 
 # A chunk whose temporaries are written and read back at once stays within
 # this, about what a core's own cache holds.

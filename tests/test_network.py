@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import config_context
+from threadpoolctl import threadpool_limits
 
 from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block
 from sklearn_kmt._tokens import PointTokens
@@ -41,25 +42,33 @@ def test_one_block_is_one_textbook_lloyd_step(seed, sparse):
     np.testing.assert_allclose(new_centers, expected_centers, rtol=1e-12, atol=1e-12)
 
 
-def test_chunk_rows_follow_the_working_memory_budget():
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_chunk_rows_follow_the_working_memory_budget(n_threads):
+    # A dense row holds its scores and a copy of its data part (2 features
+    # and a constant coordinate); a sparse row its scores and four arrays the
+    # size of its non-zeros. The size does not depend on the thread count.
+    def chunk_bytes(points, n_clusters, items_per_row):
+        return chunk_n_rows(points, n_clusters) * items_per_row * 8
+
     points = PointTokens(np.zeros((10**6, 2)), np.ones(10**6))
-    with config_context(working_memory=1):
-        assert chunk_n_rows(points, n_clusters=16) == 2**20 // ((16 + 2) * 8)
-    assert chunk_n_rows(points, n_clusters=16) * (16 + 2) * 8 <= 8 * 2**20
-    assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
-    sparse_points = PointTokens(sp.csr_matrix((10**6, 10**5)), np.ones(10**6))
-    assert chunk_n_rows(sparse_points, n_clusters=16) == 8 * 2**20 // (16 * 8)
-    n_rows = 2 * 10**5
-    ten_per_row = sp.csr_matrix(
-        (
-            np.ones(10 * n_rows),
-            np.tile(np.arange(10), n_rows),
-            np.arange(n_rows + 1) * 10,
-        ),
-        shape=(n_rows, 10**4),
-    )
-    sparse_points = PointTokens(ten_per_row, np.ones(n_rows))
-    assert chunk_n_rows(sparse_points, n_clusters=16) == 8 * 2**20 // (56 * 8)
+    with threadpool_limits(n_threads, user_api="blas"):
+        with config_context(working_memory=1):
+            assert 2**20 - 19 * 8 < chunk_bytes(points, 16, 16 + 2 + 1) <= 2**20
+        assert 4 * 2**20 - 19 * 8 < chunk_bytes(points, 16, 16 + 2 + 1) <= 4 * 2**20
+        assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
+        sparse_points = PointTokens(sp.csr_matrix((10**6, 10**5)), np.ones(10**6))
+        assert chunk_bytes(sparse_points, 16, 16) == 4 * 2**20
+        n_rows = 2 * 10**5
+        ten_per_row = sp.csr_matrix(
+            (
+                np.ones(10 * n_rows),
+                np.tile(np.arange(10), n_rows),
+                np.arange(n_rows + 1) * 10,
+            ),
+            shape=(n_rows, 10**4),
+        )
+        sparse_points = PointTokens(ten_per_row, np.ones(n_rows))
+        assert 4 * 2**20 - 56 * 8 < chunk_bytes(sparse_points, 16, 56) <= 4 * 2**20
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -70,7 +79,7 @@ def test_network_result_does_not_depend_on_the_chunk_size(sparse):
     points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
     network = Network(kmeans_block(), max_layers=50, tol=0.0)
     whole = network(points, centers)
-    row_items = 6 + (4 * 4 if sparse else 4)  # 4 non-zeros or 4 features a row
+    row_items = 6 + (4 * 4 if sparse else 4 + 1)  # 4 non-zeros or 4 features a row
     with config_context(working_memory=row_items * 8 * 100 / 2**20):  # 100 rows
         assert chunk_n_rows(points, 6) == 100
         chunked = network(points, centers)
