@@ -238,7 +238,17 @@ class Block:
     def _normalised(self, points, centers):
         if self.normalisation is None:
             return points, centers
-        return self.normalisation.points(points), self.normalisation(centers)
+        return self.normalised_points(points), self.normalisation(centers)
+
+    def normalised_points(self, points):
+        """The point tokens as the layer sees them after its normalisation.
+
+        Tokens already seen through the normalisation are returned as they
+        are, so that a caller applying many layers normalises them once.
+        """
+        if self.normalisation is None or points.scale is not None:
+            return points
+        return self.normalisation.points(points)
 
     def _assigned_chunks(self, points, centers, rows_per_chunk, read):
         """The assignment attention over the stream of point tokens.
@@ -632,7 +642,7 @@ class FastPass:
 
     def __init__(self, block, points):
         self.block = block
-        self.points = points
+        self.points = block.normalised_points(points)
 
     def layer(self, centers):
         labels, new_centers = self.block(self.points, centers)
