@@ -1399,7 +1399,7 @@ class TrimmingGate:
         """
         n_points = dissimilarities.shape[0]
         budget = self.trim_fraction * np.sum(sample_weight, dtype=np.float64)
-        n_candidates = 2 * int(self.trim_fraction * n_points) + 64
+        n_candidates = int(self.trim_fraction * n_points) + 64
         while True:
             if n_candidates >= n_points:
                 farthest_first = np.argsort(-dissimilarities, kind="stable")
