@@ -34,6 +34,11 @@ from ._network import Network
 from ._tokens import PointTokens
 
 
+def is_dask_array(X):
+    """Whether X is a Dask array, told without importing Dask."""
+    return type(X).__module__.startswith("dask.array")
+
+
 def same_partition(labels, other_labels):
     """Whether two labelings are the same partition up to renaming the clusters."""
     pairs = np.unique(np.stack([labels, other_labels]), axis=1)
@@ -168,6 +173,10 @@ class BaseTransformerKMeans(
         self : object
             Fitted estimator.
         """
+        if is_dask_array(X):
+            from ._dask import fit
+
+            return fit(self, X, sample_weight)
         X = validate_data(
             self,
             X,
@@ -445,8 +454,13 @@ class BaseTransformerKMeans(
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Index of the cluster each sample belongs to.
+            Index of the cluster each sample belongs to (a Dask array when X
+            is one).
         """
+        if is_dask_array(X):
+            from ._dask import predict
+
+            return predict(self, X)
         X, centers = self._validate_test_data(X)
         return self._predict(PointTokens(X, np.ones(X.shape[0], X.dtype)), centers)
 
@@ -464,8 +478,13 @@ class BaseTransformerKMeans(
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
-            Distance to each centroid, in the metric of the assignment attention.
+            Distance to each centroid, in the metric of the assignment attention
+            (a Dask array when X is one).
         """
+        if is_dask_array(X):
+            from ._dask import transform
+
+            return transform(self, X)
         X, centers = self._validate_test_data(X)
         return self.network_.block.assign_attention.score.distances(X, centers)
 
