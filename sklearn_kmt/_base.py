@@ -523,6 +523,10 @@ class BaseTransformerKMeans(
         score : float
             Minus the weighted sum of squared distances to the nearest centroid.
         """
+        if is_dask_array(X):
+            from ._dask import score
+
+            return score(self, X, sample_weight)
         X, centers = self._validate_test_data(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True

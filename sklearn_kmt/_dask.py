@@ -551,7 +551,7 @@ def seeding_sample(points, n_clusters, block, random_state):
 
 
 def scaled_tolerance(tol, points, block):
-    """``tol`` times the mean variance of the features, as in memory.
+    """``tol`` times the mean variance of the features, as in memory, lazily.
 
     The variance is that of the data as the first layer sees it; behind a
     gate, that of the points the gate keeps around the data mean.
@@ -581,7 +581,7 @@ def scaled_tolerance(tol, points, block):
             ]
         )
         data = data[kept]
-    return float(data.var(axis=0).mean().compute() * tol)
+    return data.var(axis=0).mean() * tol
 
 
 def _distances_to_mean(data, mean):
@@ -683,16 +683,19 @@ def fit(estimator, X, sample_weight):
     n_init = estimator._resolve_n_init()
     random_state = check_random_state(estimator.random_state)
     points = DaskPoints(X, sample_weight)
-    tol = scaled_tolerance(estimator.tol, points, block)
-
-    data_mean = None
     # The same centring as in memory, for the same rounding.
-    if (
+    centring = (
         block.normalisation is None
         and block.assign_attention.score.translation_invariant
         and block.update_attention.averages
-    ):
-        data_mean = X.mean(axis=0).compute()
+    )
+    # One pass over the data for both.
+    tol, data_mean = dask.compute(
+        scaled_tolerance(estimator.tol, points, block),
+        X.mean(axis=0) if centring else None,
+    )
+    tol = float(tol)
+    if centring:
         points = DaskPoints(X - data_mean, sample_weight)
         if estimator._init_is_array():
             init -= data_mean
@@ -811,3 +814,25 @@ def transform(estimator, X):
         dtype=X.dtype,
         meta=np.empty((0, 0), dtype=X.dtype),
     )
+
+
+def _block_objective(data, sample_weight, predictor, centers):
+    points = PointTokens(np.ascontiguousarray(data), sample_weight)
+    labels = predictor._predict(points, centers)
+    return predictor.network_.block.objective(points, centers, labels)
+
+
+def _sum(*values):
+    return sum(values)
+
+
+def score(estimator, X, sample_weight):
+    """``estimator.score`` on a Dask array, reduced over the blocks."""
+    X, centers, predictor = _test_data(estimator, X)
+    points = DaskPoints(X, validated_sample_weight(sample_weight, X))
+    shared_predictor, shared_centers = delayed(predictor), delayed(centers)
+    objectives = [
+        delayed(_block_objective)(data, weight, shared_predictor, shared_centers)
+        for data, weight, _ in points.blocks()
+    ]
+    return -float(tree_reduce(objectives, _sum).compute())

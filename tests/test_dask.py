@@ -156,7 +156,7 @@ def test_float32_on_dask_equals_in_memory(client, problem):
 
 
 @pytest.mark.parametrize("variant", ["kmeans", "trimmed"])
-def test_predict_and_transform_are_lazy(client, problem, variant):
+def test_predict_transform_and_score_on_dask(client, problem, variant):
     X, _, init = problem
     make = VARIANTS.get(variant, lambda init: TransformerKMeans(N_CLUSTERS, init=init))
     model = make(init).fit(X)
@@ -166,6 +166,7 @@ def test_predict_and_transform_are_lazy(client, problem, variant):
     assert distances.chunks == (in_blocks(X).chunks[0], (N_CLUSTERS,))
     np.testing.assert_array_equal(labels.compute(), model.predict(X))
     np.testing.assert_allclose(distances.compute(), model.transform(X), rtol=1e-12)
+    np.testing.assert_allclose(model.score(in_blocks(X)), model.score(X), rtol=1e-10)
 
 
 def test_seeding_on_a_sample_finds_the_blobs(client):
