@@ -162,6 +162,8 @@ class BaseTransformerKMeans(
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances. Dense data is converted to C order (a copy when
             it is not C-contiguous float); a sparse matrix is converted to CSR.
+            A ``dask.array.Array`` chunked by rows is fitted blockwise on its
+            Dask cluster, the data never gathered (not for k-medoids).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
