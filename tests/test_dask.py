@@ -39,7 +39,7 @@ def client():
             processes=True,
             threads_per_worker=1,
             memory_limit=WORKER_MEMORY,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -251,3 +251,55 @@ def test_worker_killed_mid_fit_does_not_change_the_result(client, monkeypatch):
     np.testing.assert_array_equal(
         disturbed.cluster_centers_, undisturbed.cluster_centers_
     )
+
+
+def test_dask_sample_weight_in_other_chunks(client, problem):
+    X, sample_weight, init = problem
+    as_numpy = TransformerKMeans(N_CLUSTERS, init=init).fit(
+        in_blocks(X), sample_weight=sample_weight
+    )
+    as_dask = TransformerKMeans(N_CLUSTERS, init=init).fit(
+        in_blocks(X), sample_weight=da.from_array(sample_weight, chunks=1_300)
+    )
+    np.testing.assert_array_equal(as_dask.labels_.compute(), as_numpy.labels_.compute())
+    np.testing.assert_array_equal(as_dask.cluster_centers_, as_numpy.cluster_centers_)
+
+
+def test_chunks_along_features_are_merged(client, problem):
+    X, _, init = problem
+    by_rows = TransformerKMeans(N_CLUSTERS, init=init).fit(in_blocks(X))
+    by_both = TransformerKMeans(N_CLUSTERS, init=init).fit(
+        da.from_array(X, chunks=(900, 4))
+    )
+    np.testing.assert_array_equal(by_both.labels_.compute(), by_rows.labels_.compute())
+    np.testing.assert_array_equal(by_both.cluster_centers_, by_rows.cluster_centers_)
+
+
+@pytest.mark.parametrize(
+    "make_input, error, match",
+    [
+        (lambda X: in_blocks(X)[:, 0], ValueError, "2D Dask array"),
+        (lambda X: in_blocks(X)[in_blocks(X)[:, 0] > 0], ValueError, "unknown chunk"),
+        (lambda X: in_blocks(X[:3]), ValueError, "n_samples=3 should be >= "),
+    ],
+    ids=["1d", "unknown-chunks", "too-few-samples"],
+)
+def test_fit_errors_on_dask_arrays(problem, make_input, error, match):
+    X, _, _ = problem
+    with pytest.raises(error, match=match):
+        TransformerKMeans(N_CLUSTERS).fit(make_input(X))
+
+
+def test_negative_dask_sample_weight_is_rejected(client, problem):
+    X, sample_weight, _ = problem
+    with pytest.raises(ValueError, match="Negative values"):
+        TransformerKMeans(N_CLUSTERS).fit(
+            in_blocks(X), sample_weight=da.from_array(-sample_weight, chunks=900)
+        )
+
+
+def test_predict_checks_the_number_of_features(client, problem):
+    X, _, init = problem
+    model = TransformerKMeans(N_CLUSTERS, init=init, max_iter=2).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(in_blocks(X[:, :3]))
