@@ -8,8 +8,9 @@ assigned where it lives and reduced to those partial statistics, which a tree
 of tasks adds up; the centroids, small, come back to the caller and go out
 again with the next layer. The data is never gathered.
 
-This module is imported only when ``fit``, ``predict`` or ``transform``
-receives a ``dask.array.Array``: the core install does not need Dask.
+This module is imported only when ``fit``, ``predict``, ``transform`` or
+``score`` receives a ``dask.array.Array``: the core install does not need
+Dask.
 """
 
 import copy
@@ -348,9 +349,9 @@ class DaskPass:
 
         Compared blockwise in that layer's reduction.
         """
-        return (
-            previous_labels is not None and labels is self.labels and not (self.changed)
-        )
+        if previous_labels is None or labels is not self.labels:
+            return False
+        return not self.changed
 
     def layer(self, centers):
         block = self.block
@@ -359,8 +360,10 @@ class DaskPass:
         labels, statistics, changed = self._point_stream(centers, update=True)
         if block.relocation_head is not None:
             self._relocate(statistics, labels, centers)
+        # The reduced statistics hold all that the update attention reads of
+        # the point tokens.
         new_centers = block.update_attention(
-            statistics, centers, None, None, block.assign_attention.score, None
+            statistics, centers, None, None, None, None
         )
         if block.normalisation is not None:
             new_centers = block.normalisation(new_centers)
@@ -713,7 +716,7 @@ def fit(estimator, X, sample_weight):
         n_features=n_features,
         n_clusters=estimator.n_clusters,
     )
-    best, best_objective = None, None
+    best = final_report = None
     for _ in range(n_init):
         if seeding_data is None:
             centers = init
@@ -731,16 +734,14 @@ def fit(estimator, X, sample_weight):
         output = network._run(
             DaskPass(block, points), None, centers, estimator.max_iter, True, False
         )
-        objective = report(
-            block, points, output.centers, output.labels, components=False
-        )["inertia"]
+        # The whole report in one pass over the data, kept for the best run.
+        run_report = report(block, points, output.centers, output.labels)
         # A lower objective with the same partition is only rounding.
         if best is None or (
-            objective < best_objective
+            run_report["inertia"] < final_report["inertia"]
             and not same_dask_partition(output.labels, best.labels)
         ):
-            best, best_objective, best_init = output, objective, centers
-    final_report = report(block, points, best.centers, best.labels)
+            best, final_report, best_init = output, run_report, centers
     n_distinct = int(np.count_nonzero(final_report.pop("cluster_sizes")))
     centers, init_centers = best.centers, best_init
     if data_mean is not None:
