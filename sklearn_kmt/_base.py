@@ -34,6 +34,11 @@ from ._network import Network
 from ._tokens import PointTokens
 
 
+def is_dask_array(X):
+    """Whether X is a Dask array, told without importing Dask."""
+    return type(X).__module__.startswith("dask.array")
+
+
 def same_partition(labels, other_labels):
     """Whether two labelings are the same partition up to renaming the clusters."""
     pairs = np.unique(np.stack([labels, other_labels]), axis=1)
@@ -198,6 +203,8 @@ class BaseTransformerKMeans(
             Dense float32 data that the layers do not centre (a normalised or
             a non-averaging variant) is computed on in float64; the results
             keep float32.
+            A ``dask.array.Array`` chunked by rows is fitted blockwise on its
+            Dask cluster, the data never gathered (not for k-medoids).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -225,6 +232,10 @@ class BaseTransformerKMeans(
             name: vars(self)[name] for name in feature_attributes if name in vars(self)
         }
         try:
+            if is_dask_array(X):
+                from ._dask import fit
+
+                return fit(self, X, sample_weight)
             return self._fit(X, sample_weight)
         except BaseException:
             for name in feature_attributes:
@@ -551,8 +562,13 @@ class BaseTransformerKMeans(
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Index of the cluster each sample belongs to.
+            Index of the cluster each sample belongs to (a Dask array when X
+            is one).
         """
+        if is_dask_array(X):
+            from ._dask import predict
+
+            return predict(self, X)
         X, centers, result_dtype = self._validate_test_data(X)
         return self._predict(PointTokens(X, np.ones(X.shape[0], X.dtype)), centers)
 
@@ -570,8 +586,13 @@ class BaseTransformerKMeans(
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
-            Distance to each centroid, in the metric of the assignment attention.
+            Distance to each centroid, in the metric of the assignment attention
+            (a Dask array when X is one).
         """
+        if is_dask_array(X):
+            from ._dask import transform
+
+            return transform(self, X)
         X, centers, result_dtype = self._validate_test_data(X)
         distances = self.network_.block.assign_attention.score.distances(X, centers)
         return distances.astype(result_dtype, copy=False)
@@ -611,6 +632,10 @@ class BaseTransformerKMeans(
         score : float
             Minus the weighted sum of squared distances to the nearest centroid.
         """
+        if is_dask_array(X):
+            from ._dask import score
+
+            return score(self, X, sample_weight)
         X, centers, result_dtype = self._validate_test_data(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True

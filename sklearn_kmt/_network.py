@@ -640,6 +640,8 @@ class NetworkOutput:
 class FastPass:
     """Layers applied by exploiting the structure of their weights."""
 
+    unchanged = staticmethod(np.array_equal)
+
     def __init__(self, block, points):
         self.block = block
         self.points = block.normalised_points(points)
@@ -661,6 +663,8 @@ class LiteralPass:
     the centroids. It costs ``O(n^2)`` memory for the erase heads: small
     inputs only.
     """
+
+    unchanged = staticmethod(np.array_equal)
 
     def __init__(self, block, points, n_clusters):
         self.block = block
@@ -887,7 +891,7 @@ class Network:
                     trace.append(LayerRecord(new_centers, labels, objective, attention))
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
-            if converges_strictly and np.array_equal(labels, previous_labels):
+            if converges_strictly and layer_pass.unchanged(labels, previous_labels):
                 strict_convergence = True
                 if self.verbose:
                     print(f"Converged at layer {layer}: assignments unchanged.")

@@ -4,6 +4,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -49,3 +51,22 @@ def test_kmedoids_scale_quick(monkeypatch, capsys):
     rows = [line.split() for line in out.splitlines() if line.endswith("GiB")]
     assert [int(row[0]) for row in rows] == [300, 600]
     assert all(float(row[1]) > 0 for row in rows)
+
+
+def test_dask_compare_quick(monkeypatch, capsys):
+    pytest.importorskip("distributed")
+    out = run("dask_compare.py", ["--quick", "--layers", "3"], monkeypatch, capsys)
+    assert "2 worker processes" in out
+    rows = [line.split() for line in out.splitlines()]
+    rows = [row for row in rows if row and row[0].isdigit() and row[1] != "layers"]
+    assert len(rows) == 1
+    ours = float(rows[0][4])
+    assert ours > 0
+    if "dask-ml" in out and "fails" not in out and "not installed" not in out:
+        theirs, ratio = map(float, rows[0][5:7])
+        low, high = map(float, rows[0][7].split("-"))
+        assert theirs > 0 and low <= high
+        assert abs(ratio - ours / theirs) <= 0.01 + 0.01 * ratio
+        # Same init, same layers: the same Lloyd iterates.
+        assert rows[0][8] == "3/3"
+        assert float(rows[0][9]) < 1e-8

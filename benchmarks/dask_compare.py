@@ -1,0 +1,159 @@
+"""TransformerKMeans on a Dask array side by side with dask-ml's KMeans.
+
+Both fit the same Dask array (standard normal data generated on the workers
+from a seed, chunked by rows, persisted in the workers' memory so that
+neither pays for generating it) on the same ``distributed.LocalCluster``,
+from the same init array, for the same number of layers (``tol=0``,
+``max_iter`` fixed; normal data has no clusters, so neither converges
+early), alternating, several times. The table gives the median fit time of
+each, the ratio of the medians (ours / dask-ml) with the spread of the
+per-repeat ratios, the iterations each ran, and how far apart their centers
+end.
+
+dask-ml is an optional dependency of this benchmark only
+(``pip install ".[bench]"``); without it, or when its KMeans fails with the
+installed scikit-learn, the script says so and times ours alone.
+
+Run from the repository root::
+
+    python benchmarks/dask_compare.py            # the full grid
+    python benchmarks/dask_compare.py --quick    # tiny sizes, seconds
+"""
+
+import argparse
+import time
+
+import dask.array as da
+import numpy as np
+import sklearn
+from distributed import Client, LocalCluster
+
+from sklearn_kmt import TransformerKMeans
+
+GRID = [
+    (1_000_000, 16, 16, 100_000),
+    (2_000_000, 32, 64, 250_000),
+    (500_000, 128, 128, 50_000),
+]
+QUICK_GRID = [(20_000, 4, 8, 5_000)]
+
+
+def dask_ml_kmeans():
+    """dask-ml's KMeans class, or the reason it cannot run here."""
+    try:
+        import dask_ml
+        from dask_ml.cluster import KMeans
+    except ImportError as error:
+        return None, f"dask-ml is not installed ({error})"
+    # A first fit also imports dask-ml on the workers, outside any timing.
+    X = da.random.RandomState(0).standard_normal((200, 2), chunks=100)
+    try:
+        KMeans(n_clusters=2, init=np.asarray(X[:2]), max_iter=2, tol=0).fit(X)
+    except Exception as error:  # an incompatibility with this scikit-learn
+        return None, (
+            f"dask-ml {dask_ml.__version__} fails with scikit-learn "
+            f"{sklearn.__version__}: {type(error).__name__}: {error}"
+        )
+    return KMeans, f"dask-ml {dask_ml.__version__}"
+
+
+def timed_fit(estimator, X):
+    start = time.perf_counter()
+    estimator.fit(X)
+    return time.perf_counter() - start
+
+
+def compare(theirs_class, n_samples, n_features, n_clusters, rows, layers, repeats):
+    X = da.random.RandomState(0).standard_normal(
+        (n_samples, n_features), chunks=(rows, n_features)
+    )
+    X = X.persist()
+    init = X[:n_clusters].compute()
+    ours, theirs, ours_model, theirs_model = [], [], None, None
+    for _ in range(repeats):
+        ours_model = TransformerKMeans(
+            n_clusters, init=init, n_init=1, max_iter=layers, tol=0
+        )
+        ours.append(timed_fit(ours_model, X))
+        if theirs_class is not None:
+            theirs_model = theirs_class(
+                n_clusters=n_clusters, init=init, max_iter=layers, tol=0
+            )
+            theirs.append(timed_fit(theirs_model, X))
+    row = {"ours": np.median(ours), "ours_iter": ours_model.n_iter_}
+    if theirs_class is not None:
+        ratios = np.array(ours) / np.array(theirs)
+        row.update(
+            theirs=np.median(theirs),
+            ratio=np.median(ours) / np.median(theirs),
+            ratio_low=ratios.min(),
+            ratio_high=ratios.max(),
+            theirs_iter=theirs_model.n_iter_,
+            center_gap=np.abs(
+                ours_model.cluster_centers_ - theirs_model.cluster_centers_
+            ).max(),
+        )
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes only")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=10, help="layers per fit")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    grid = QUICK_GRID if args.quick else GRID
+    repeats = 2 if args.quick else args.repeats
+
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster),
+    ):
+        theirs_class, about_theirs = dask_ml_kmeans()
+        # The workers import sklearn-kmt once; not part of any timing.
+        warm_up = da.random.RandomState(0).standard_normal((200, 2), chunks=100)
+        TransformerKMeans(2, init=np.asarray(warm_up[:2]), max_iter=2).fit(warm_up)
+        print(f"cluster: {args.workers} worker processes, 1 thread each")
+        print(f"compared with: {about_theirs}")
+        print(f"{args.layers} layers per fit, {repeats} repeats, median times\n")
+        header = (
+            f"{'n':>9} {'d':>4} {'k':>4} {'rows/chunk':>10} {'ours (s)':>9} "
+            f"{'dask-ml (s)':>11} {'ratio':>6} {'spread':>11} {'iters':>7} "
+            f"{'max |center gap|':>16}"
+        )
+        print(header)
+        print("-" * len(header))
+        for n_samples, n_features, n_clusters, rows in grid:
+            row = compare(
+                theirs_class,
+                n_samples,
+                n_features,
+                n_clusters,
+                rows,
+                args.layers,
+                repeats,
+            )
+            start = (
+                f"{n_samples:>9} {n_features:>4} {n_clusters:>4} {rows:>10} "
+                f"{row['ours']:>9.3f}"
+            )
+            if theirs_class is None:
+                print(f"{start} {'-':>11} {'-':>6} {'-':>11} {row['ours_iter']:>7}")
+                continue
+            spread = f"{row['ratio_low']:.2f}-{row['ratio_high']:.2f}"
+            iters = f"{row['ours_iter']}/{row['theirs_iter']}"
+            print(
+                f"{start} {row['theirs']:>11.3f} {row['ratio']:>6.2f} "
+                f"{spread:>11} {iters:>7} {row['center_gap']:>16.2e}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
