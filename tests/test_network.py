@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn import config_context
 from threadpoolctl import threadpool_limits
 
-from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block
+from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block, threaded
 from sklearn_kmt._tokens import PointTokens
 
 
@@ -149,14 +149,16 @@ def test_verbose_network_reports_each_layer(capsys):
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-def test_network_result_does_not_depend_on_the_number_of_threads(sparse):
-    from threadpoolctl import threadpool_limits
+def test_network_result_does_not_depend_on_the_number_of_threads(sparse, monkeypatch):
+    # Small problems run on one thread; read these chunks on two.
+    monkeypatch.setattr("sklearn_kmt._network.MIN_THREADED_PRODUCT", 0)
 
     X, weights, centers = blobs(8, n=4000, d=5, k=7)
     points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
     network = Network(kmeans_block(), max_layers=30, tol=0.0)
     with config_context(working_memory=0.05):  # many chunks, read in parallel
         assert chunk_n_rows(points, 7) < 1000
+        assert threaded(points, 7, chunk_n_rows(points, 7))
         parallel = network(points, centers)
         with threadpool_limits(1, user_api="blas"):
             serial = network(points, centers)
@@ -165,8 +167,10 @@ def test_network_result_does_not_depend_on_the_number_of_threads(sparse):
     assert parallel.n_layers == serial.n_layers
 
 
-def test_concurrent_assignments_agree_and_restore_the_blas_threads():
+def test_concurrent_assignments_agree_and_restore_the_blas_threads(monkeypatch):
     import threading
+
+    monkeypatch.setattr("sklearn_kmt._network.MIN_THREADED_PRODUCT", 0)
 
     from threadpoolctl import threadpool_info
 
@@ -192,3 +196,14 @@ def test_concurrent_assignments_agree_and_restore_the_blas_threads():
     for labels in results:
         np.testing.assert_array_equal(labels, serial)
     assert blas_threads() == before
+
+
+def test_only_chunks_with_a_large_product_are_read_on_threads():
+    # rows * n_clusters * (n_features + 1) multiply-adds in a chunk's product.
+    tiny = PointTokens(np.zeros((10**5, 2)), np.ones(10**5))
+    assert not threaded(tiny, 8, chunk_n_rows(tiny, 8))
+    assert chunk_n_rows(tiny, 8) == 4 * 2**20 // ((8 + 2 + 1) * 8)  # one per budget
+    wide = PointTokens(np.zeros((10**5, 50)), np.ones(10**5))
+    rows = chunk_n_rows(wide, 100)
+    assert threaded(wide, 100, rows)
+    assert rows * 100 * 51 >= 2**21
