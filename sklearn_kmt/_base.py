@@ -341,7 +341,8 @@ class BaseTransformerKMeans(
 
         # Soft slots merge centroids by design at small beta; only hard
         # assignments point to duplicated samples.
-        n_distinct = np.unique(output.labels[output.labels >= 0]).size
+        assigned = output.labels[output.labels >= 0]
+        n_distinct = np.count_nonzero(np.bincount(assigned, minlength=1))
         if (
             n_distinct < self.n_clusters
             and block.assign_attention.normalisation.one_hot
