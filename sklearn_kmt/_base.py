@@ -313,7 +313,10 @@ class BaseTransformerKMeans(
                 n_features=X.shape[1],
                 n_clusters=self.n_clusters,
             )
-            points = PointTokens(X, sample_weight)
+            if block.normalisation is None:
+                points = PointTokens(X, sample_weight)
+            else:  # the layers' normalisation, computed once for the seeding
+                points = PointTokens(seeding_data, sample_weight, normalised=True)
             output, init_centers = self._best_of_runs(
                 network,
                 points,

@@ -269,7 +269,7 @@ class Block:
         Tokens already seen through the normalisation are returned as they
         are, so that a caller applying many layers normalises them once.
         """
-        if self.normalisation is None or points.scale is not None:
+        if self.normalisation is None or points.is_normalised:
             return points
         return self.normalisation.points(points)
 

@@ -209,6 +209,10 @@ class PointTokens:
     scale : ndarray of shape (n_samples,), default=None
         Per-token factor applied to the data part by a normalisation layer;
         None for the identity. The data itself is never rescaled in place.
+    normalised : bool, default=False
+        Whether ``data`` is already the output of the normalisation layer
+        (computed once for a whole forward pass), so that the layers do not
+        apply it again.
 
     Attributes
     ----------
@@ -237,10 +241,16 @@ class PointTokens:
            [3., 4., 1., 0.]])
     """
 
-    def __init__(self, data, sample_weight, scale=None):
+    def __init__(self, data, sample_weight, scale=None, normalised=False):
         self.data = data
         self.sample_weight = sample_weight
         self.scale = scale
+        self._normalised = normalised
+
+    @property
+    def is_normalised(self):
+        """Whether the tokens are seen through a normalisation layer already."""
+        return self._normalised or self.scale is not None
 
     @property
     def n_tokens(self):
