@@ -1399,6 +1399,21 @@ class TrimmingGate:
         """
         n_points = dissimilarities.shape[0]
         budget = self.trim_fraction * np.sum(sample_weight, dtype=np.float64)
+        kept = np.ones(n_points, dtype=bool)
+        if np.all(sample_weight == 1):
+            # Unit weights: the farthest floor(budget) points, no ordering.
+            n_trimmed = min(n_points, int(np.floor(budget)))
+            if n_trimmed == 0:
+                return kept
+            nearest_trimmed = np.partition(dissimilarities, n_points - n_trimmed)[
+                n_points - n_trimmed
+            ]
+            farther = dissimilarities > nearest_trimmed
+            kept[farther] = False
+            # Of the points tied at the edge, the first by sample index go.
+            tied = np.flatnonzero(dissimilarities == nearest_trimmed)
+            kept[tied[: n_trimmed - np.count_nonzero(farther)]] = False
+            return kept
         n_candidates = int(self.trim_fraction * n_points) + 64
         while True:
             if n_candidates >= n_points:
@@ -1418,7 +1433,6 @@ class TrimmingGate:
                 break
             n_candidates *= 4
         n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
-        kept = np.ones(dissimilarities.shape[0], dtype=bool)
         kept[farthest_first[:n_trimmed]] = False
         return kept
 
