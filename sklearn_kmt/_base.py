@@ -244,13 +244,25 @@ class BaseTransformerKMeans(
             raise
 
     def _fit(self, X, sample_weight):
+        block = self._make_block()
+        # Centring makes the expanded distances of a mean update more
+        # accurate; it needs a translation-invariant score and no
+        # normalisation, and would only blur centroids that are data points.
+        # It is the only change made to the data (sparse data is never
+        # changed), so only a centred fit copies it.
+        centring = (
+            block.normalisation is None
+            and block.assign_attention.score.translation_invariant
+            and block.update_attention.averages
+            and not sp.issparse(X)
+        )
         X = validate_data(
             self,
             X,
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
-            copy=self.copy_x and not sp.issparse(X),  # sparse data is never changed
+            copy=self.copy_x and centring,
             accept_large_sparse=True,
         )
         n_samples = X.shape[0]
@@ -268,18 +280,8 @@ class BaseTransformerKMeans(
         check_magnitude(X, n_samples, centers=init if self._init_is_array() else None)
         n_init = self._resolve_n_init()
         random_state = check_random_state(self.random_state)
-        block = self._make_block()
 
         data_mean = None
-        # Centring makes the expanded distances of a mean update more
-        # accurate; it needs a translation-invariant score and no
-        # normalisation, and would only blur centroids that are data points.
-        centring = (
-            block.normalisation is None
-            and block.assign_attention.score.translation_invariant
-            and block.update_attention.averages
-            and not sp.issparse(X)
-        )
         input_dtype = X.dtype
         if X.dtype == np.float32 and not centring and not sp.issparse(X):
             # Uncentred, the expanded distances of float32 data far from the
