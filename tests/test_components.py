@@ -58,14 +58,16 @@ def test_assign_attention_picks_the_nearest_centroid(container, dtype, n_cluster
     np.testing.assert_array_equal(labels, expected)
 
 
-# Few keys (key-major scores), more keys than features (the bias through a
-# constant coordinate), more features than keys (the bias added), sparse.
+# Few keys and features (key-major scores), more keys than features (the bias
+# through a constant coordinate), more features than keys (the bias added),
+# few keys but many features (the bias added), sparse.
 @pytest.mark.parametrize(
     "n_clusters, n_features, container",
     [
         (6, 4, np.asarray),
         (40, 4, np.asarray),
         (20, 30, np.asarray),
+        (6, 100, np.asarray),
         (40, 4, sp.csr_matrix),
     ],
 )
