@@ -346,27 +346,31 @@ class Softmax:
 
 # -- scores of the assignment attention -----------------------------------------
 
-# Up to this many keys and features, scores are laid out key by key. Measured
-# per 1,000 points with 8 keys: the score and hardmax take 10 instead of 26
-# microseconds for 2 features (float64), but with many features the product
-# in that layout is slower (784 features, float32: 536 instead of 278).
+# Up to this many keys, scores are laid out key by key. Measured per 1,000
+# points with 8 keys: the score and hardmax take 10 instead of 26 microseconds
+# for 2 features (float64). With many features the float32 product is slower
+# in that layout (784 features: 536 instead of 278), so float32 keeps it for
+# few features only; the float64 product is not (518 instead of 543).
 KEY_MAJOR_MAX_KEYS = 16
-KEY_MAJOR_MAX_FEATURES = 64
+KEY_MAJOR_MAX_FLOAT32_FEATURES = 64
 
 
 def query_key_products(points, keys, key_bias=None):
     """The products ``x_i . c_j`` (plus ``key_bias[j]``) of a chunk of queries
     with every key, shape (m, k).
 
-    For dense queries with few keys and features the result is a key-major
-    (Fortran-ordered) array: each key's scores are contiguous, so that adding
-    the key's bias and normalising over the keys run along contiguous memory. For dense
-    queries with fewer features than keys, the bias enters the product
-    through a constant coordinate appended to the queries, as in the token
-    construction, which saves a pass over the scores.
+    For dense queries and few keys (and in float32 few features) the result
+    is a key-major (Fortran-ordered) array: each key's scores are contiguous,
+    so that adding the key's bias and normalising over the keys run along
+    contiguous memory. For dense queries with fewer features than keys, the
+    bias enters the product through a constant coordinate appended to the
+    queries, as in the token construction, which saves a pass over the
+    scores.
     """
     n_keys, n_features = keys.shape
-    few = n_keys <= KEY_MAJOR_MAX_KEYS and n_features <= KEY_MAJOR_MAX_FEATURES
+    few = n_keys <= KEY_MAJOR_MAX_KEYS and (
+        points.dtype != np.float32 or n_features <= KEY_MAJOR_MAX_FLOAT32_FEATURES
+    )
     if not sp.issparse(points) and few:
         scores_by_key = keys @ points.T
         if key_bias is not None:

@@ -60,7 +60,8 @@ def test_assign_attention_picks_the_nearest_centroid(container, dtype, n_cluster
 
 # Few keys and features (key-major scores), more keys than features (the bias
 # through a constant coordinate), more features than keys (the bias added),
-# few keys but many features (the bias added), sparse.
+# few keys but many features (key-major in float64, the bias added in
+# float32), sparse.
 @pytest.mark.parametrize(
     "n_clusters, n_features, container",
     [
@@ -68,6 +69,7 @@ def test_assign_attention_picks_the_nearest_centroid(container, dtype, n_cluster
         (40, 4, np.asarray),
         (20, 30, np.asarray),
         (6, 100, np.asarray),
+        (6, 100, lambda X: X.astype(np.float32)),
         (40, 4, sp.csr_matrix),
     ],
 )
