@@ -344,20 +344,33 @@ class BaseTransformerKMeans(
         centers = centers.astype(input_dtype, copy=False)
         init_centers = init_centers.astype(input_dtype, copy=False)
 
-        # Soft slots merge centroids by design at small beta; only hard
-        # assignments point to duplicated samples.
         assigned = output.labels[output.labels >= 0]
         n_distinct = np.count_nonzero(np.bincount(assigned, minlength=1))
+        return self._set_fitted(
+            network, output, centers, init_centers, data_mean, report, n_distinct
+        )
+
+    def _set_fitted(
+        self, network, output, centers, init_centers, data_mean, report, n_distinct
+    ):
+        """Warn when fewer clusters than asked hold points; set the fitted attributes.
+
+        Shared by the in-memory and the Dask fit. ``centers`` and
+        ``init_centers`` are in the caller's coordinates (``data_mean`` added
+        back), ``report`` is :meth:`Block.report`'s.
+        """
+        # Soft slots merge centroids by design at small beta; only hard
+        # assignments point to duplicated samples.
         if (
             n_distinct < self.n_clusters
-            and block.assign_attention.normalisation.one_hot
+            and network.block.assign_attention.normalisation.one_hot
         ):
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than "
                 f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
                 "in X.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller of fit
             )
         self.network_ = network
         self.cluster_centers_ = centers

@@ -14,14 +14,12 @@ Dask.
 """
 
 import copy
-import warnings
 from functools import partial
 
 import dask
 import dask.array as da
 import numpy as np
 from dask import delayed
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -747,26 +745,9 @@ def fit(estimator, X, sample_weight):
     if data_mean is not None:
         centers = centers + data_mean
         init_centers = init_centers + data_mean
-    if (
-        n_distinct < estimator.n_clusters
-        and block.assign_attention.normalisation.one_hot
-    ):
-        warnings.warn(
-            f"Only {n_distinct} distinct clusters were found for "
-            f"n_clusters={estimator.n_clusters}; X probably has fewer distinct "
-            "points than clusters.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    estimator.network_ = network
-    estimator.cluster_centers_ = centers
-    estimator._n_features_out = centers.shape[0]
-    estimator.labels_ = best.labels
-    estimator.n_iter_ = best.n_layers
-    estimator.init_centers_ = init_centers
-    for name, value in final_report.items():
-        setattr(estimator, f"{name}_", value)
-    return estimator
+    return estimator._set_fitted(
+        network, best, centers, init_centers, data_mean, final_report, n_distinct
+    )
 
 
 def _test_data(estimator, X):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
 from sklearn_kmt import (
@@ -303,3 +304,22 @@ def test_predict_checks_the_number_of_features(client, problem):
     model = TransformerKMeans(N_CLUSTERS, init=init, max_iter=2).fit(X)
     with pytest.raises(ValueError, match="features"):
         model.predict(in_blocks(X[:, :3]))
+
+
+def test_dask_fit_warns_and_keeps_its_state_as_in_memory(client):
+    # The two fits share how the fitted state is set: the same warning for
+    # fewer distinct points than clusters, at the caller's line, and the data
+    # mean that prediction centres new data on.
+    X = np.repeat([[0.0, 1.0], [5.0, 1.0], [1.0, 6.0]], 300, axis=0)
+    init = np.array([[0.0, 1.0], [5.0, 1.0], [1.0, 6.0], [4.0, 1.0]])
+    fitted = {}
+    for name, data in [("dask", in_blocks(X)), ("memory", X)]:
+        with pytest.warns(ConvergenceWarning, match="distinct clusters") as caught:
+            fitted[name] = TransformerKMeans(4, init=init).fit(data)
+        assert {w.filename for w in caught} == {__file__}
+    np.testing.assert_allclose(
+        fitted["dask"]._data_mean, fitted["memory"]._data_mean, rtol=1e-12
+    )
+    np.testing.assert_array_equal(
+        fitted["dask"].predict(X), fitted["memory"].predict(X)
+    )

@@ -999,3 +999,10 @@ def test_verbose_prints_per_iteration_and_keeps_result(capsys, container):
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) >= loud.n_iter_
     assert_same_fit(loud, quiet, X, 1e-12)
+
+
+def test_fewer_distinct_clusters_warning_points_at_the_caller():
+    X, points = _three_distinct_points()
+    with pytest.warns(ConvergenceWarning, match="distinct clusters") as caught:
+        TransformerKMeans(4, init=np.vstack([points, [[4.0, 1.0]]])).fit(X)
+    assert {w.filename for w in caught} == {__file__}
