@@ -117,12 +117,12 @@ def stream(read, chunks, threads=True):
     """``read`` each chunk of point tokens; the results come in chunk order.
 
     When ``threads`` and BLAS may use several threads, the chunks go out to
-    as many worker
-    threads, each with a single-threaded BLAS, the way scikit-learn's OpenMP
-    loop does: NumPy and SciPy release the GIL in the work of a chunk. A
-    worker takes the next chunk as soon as it is done with one (no barrier
-    between rounds); the results, small next to the chunks, are used in chunk
-    order, so the outcome does not depend on the number of workers.
+    as many worker threads, each with a single-threaded BLAS, the way
+    scikit-learn's OpenMP loop does: NumPy and SciPy release the GIL in the
+    work of a chunk. A worker takes the next chunk as soon as it is done with
+    one (no barrier between rounds); the results, small next to the chunks,
+    are used in chunk order, so the outcome does not depend on the number of
+    workers.
     """
     chunks = list(chunks)
     n_workers = min(len(chunks), _blas_threads()) if threads else 1
