@@ -39,7 +39,7 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots, SoftSlots
+from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots, SoftSlots, first_argmax
 
 # -- the literal form: dense weights on the token space ------------------------
 
@@ -205,29 +205,6 @@ def slot_labels(slots):
 # -- normalisations of the assignment attention over its keys -----------------
 
 
-def _first_argmax_by_key(scores_by_key):
-    """Index of the first largest score of each query, from key-major scores.
-
-    ``scores_by_key`` has shape (n_keys, n_queries), each key's scores
-    contiguous. A running maximum over the keys takes a few branch-free
-    vector operations per key, where ``np.argmax`` over short rows stalls on
-    a branch per element. A later key wins only if strictly larger, so ties
-    go to the first key, as with ``np.argmax``.
-    """
-    n_keys, n_queries = scores_by_key.shape
-    best = scores_by_key[0].copy()
-    labels = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys - 1))
-    larger = np.empty(n_queries, dtype=bool)
-    candidate = np.empty_like(labels)
-    for key in range(1, n_keys):
-        np.greater(scores_by_key[key], best, out=larger)
-        np.maximum(best, scores_by_key[key], out=best)
-        # Keys come in increasing order: the label is the last key that won.
-        np.multiply(larger, key, out=candidate, casting="unsafe")
-        np.maximum(labels, candidate, out=labels)
-    return labels
-
-
 class Hardmax:
     """Hardmax over keys, ties going to the first key; writes one-hot slots.
 
@@ -260,14 +237,7 @@ class Hardmax:
     one_hot = True
 
     def __call__(self, scores):
-        if scores.shape[1] > 1 and not scores.flags.c_contiguous:
-            # Key-major scores (see ``query_key_products``).
-            labels = _first_argmax_by_key(scores.T)
-        else:
-            # Left in NumPy's index type: casting costs as much as the argmax,
-            # and the labels are cast once when stored.
-            labels = np.argmax(scores, axis=1)
-        return OneHotSlots(labels, scores.shape[1])
+        return OneHotSlots(first_argmax(scores), scores.shape[1])
 
     def __repr__(self):
         return "Hardmax()"
@@ -318,7 +288,12 @@ class Softmax:
         self.beta = beta
 
     def __call__(self, scores):
-        scaled = scores - scores.max(axis=1, keepdims=True)
+        """Soft slots of the ``scores``, which are overwritten (scaled in place).
+
+        The scores are the attention's own buffer: writing the scaled scores
+        over them keeps a chunk's memory to two score-sized arrays.
+        """
+        scaled = np.subtract(scores, scores.max(axis=1, keepdims=True), out=scores)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled *= self.beta
         if np.isinf(self.beta):
@@ -937,11 +912,8 @@ class UpdateAttention:
         Returns ``(sums, weights, shift)`` for :meth:`ClusterStatistics.add`;
         chunks can be read in parallel and added in order.
         """
-        weights, shift = slots.update_weights(sample_weight)
+        weights, totals, shift = slots.update_weights(sample_weight)
         sums = weights @ points
-        # A product with ones, as with a constant coordinate of the tokens:
-        # for a sparse ``weights`` far cheaper than its ``sum``.
-        totals = weights @ np.ones(weights.shape[1])
         return sums.toarray() if hasattr(sums, "toarray") else sums, totals, shift
 
     def accumulate(self, statistics, points, slots, sample_weight):

@@ -351,7 +351,9 @@ class DaskPass:
             return False
         return not self.changed
 
-    def layer(self, centers):
+    def layer(self, centers, with_labels=True):
+        # The labels stay persisted on the workers whatever ``with_labels``
+        # says: the next layer's convergence check compares them blockwise.
         block = self.block
         if block.normalisation is not None:
             centers = block.normalisation(centers)

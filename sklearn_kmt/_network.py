@@ -52,6 +52,28 @@ def chunk_n_rows(points, n_clusters):
     return max(1, min(points.n_tokens, rows))
 
 
+def label_chunk_n_rows(points):
+    """Rows of point tokens the update attention reads together from labels.
+
+    Per row, the sparse weights of a chunk hold a label, a weight and a
+    column pointer, and the chunk a copy of the data part where it is not a
+    view (normalised or sparse points); within ``CHUNK_BYTES``. When an
+    eighth of the tokens is worth a thread (its data part has at least
+    ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most that many, so
+    that the worker threads share them.
+    """
+    row_bytes = 24
+    if points.is_sparse:
+        row_bytes += 12 * points.data.nnz // max(points.n_tokens, 1)
+    elif points.scale is not None:
+        row_bytes += points.n_features * points.dtype.itemsize
+    rows = CHUNK_BYTES // row_bytes
+    shared = max(MIN_CHUNK_ROWS, -(-points.n_tokens // 8))
+    if shared * points.entries_per_token >= MIN_THREADED_PRODUCT:
+        rows = min(rows, shared)
+    return max(1, min(points.n_tokens, rows))
+
+
 def threaded(points, n_clusters, rows_per_chunk):
     """Whether chunks of ``rows_per_chunk`` rows are worth reading on threads.
 
@@ -223,19 +245,24 @@ class Block:
             and self.update_attention.deterministic
         )
 
-    def __call__(self, points, centers):
+    def __call__(self, points, centers, with_labels=True):
         """Apply the layer.
 
         Parameters
         ----------
         points : PointTokens
         centers : ndarray of shape (n_clusters, n_features)
+        with_labels : bool, default=True
+            False: the caller does not read the labels, and soft slots need
+            not name their most responsible centroid (an argmax over every
+            score).
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : ndarray of shape (n_samples,) or None
             The assignment written by this layer (-1 where the gate zeroed the
-            slot), before any relocation.
+            slot), before any relocation; None when not ``with_labels`` and the
+            layer had no use for them.
         centers : ndarray of shape (n_clusters, n_features)
             The centroids after this layer.
         """
@@ -244,13 +271,23 @@ class Block:
         rows_per_chunk = chunk_n_rows(points, n_clusters)
         statistics = self.update_attention.statistics(n_clusters, n_features)
         labels, _ = self._point_stream(
-            points, centers, rows_per_chunk, statistics, update=True
+            points,
+            centers,
+            rows_per_chunk,
+            statistics,
+            update=True,
+            with_labels=with_labels,
         )
         score = self.assign_attention.score
         if self.relocation_head is not None:
-            self.relocation_head(
-                statistics, points, labels, centers, score, rows_per_chunk
-            )
+            if labels is None and np.any(statistics.weights == 0):
+                # The stream named no centroid (soft slots, labels not asked
+                # for); the head needs the labels to find the farthest points.
+                labels, _ = self._point_stream(points, centers, rows_per_chunk)
+            if labels is not None:
+                self.relocation_head(
+                    statistics, points, labels, centers, score, rows_per_chunk
+                )
         new_centers = self.update_attention(
             statistics, centers, points, labels, score, rows_per_chunk
         )
@@ -303,21 +340,38 @@ class Block:
         statistics=None,
         update=False,
         with_dissimilarities=False,
+        with_labels=True,
     ):
         """Assignment attention and gate over the stream of point tokens.
 
         With ``update``, the update attention reads the new slots into
-        ``statistics`` too. Returns the labels, and the dissimilarity of each
+        ``statistics`` too. Returns the labels (None when not ``with_labels``
+        and the layer reads them nowhere), and the dissimilarity of each
         point to the centroid it chose (before the gate) when the gate needs
         it or ``with_dissimilarities``; otherwise None.
         """
-        fused = update and self.gate is None
+        # One-hot slots are an index per point. When a chunk's scores
+        # outweigh its data part, the update attention reads them after the
+        # stream, in a few large chunks: one more read of the data part saves
+        # building sparse weights for every chunk of the stream. A gate needs
+        # the whole stream first anyway.
+        read_later = self.assign_attention.normalisation.one_hot and (
+            self.gate is not None or len(centers) >= points.entries_per_token
+        )
+        fused = update and not read_later
         with_dissimilarities = with_dissimilarities or self.gate is not None
+        # Beyond the caller, the labels are read by the gate, a sampling
+        # update and the dissimilarities (the relocation head asks for them
+        # only when a centroid is empty, see ``__call__``).
+        with_labels = with_labels or not (
+            fused and self.update_attention.averages and not with_dissimilarities
+        )
         score = self.assign_attention.score
         sample_weight = points.sample_weight
 
         def read(rows, chunk, slots):
-            chunk_labels, partial, dissimilarities = slots.labels, None, None
+            chunk_labels = slots.labels if with_labels else None
+            partial, dissimilarities = None, None
             if fused:
                 partial = self.update_attention.partial(
                     chunk, slots, sample_weight[rows]
@@ -332,33 +386,44 @@ class Block:
                 )
             return rows, chunk_labels, partial, dissimilarities
 
-        labels = np.empty(points.n_tokens, dtype=np.int32)
+        labels = np.empty(points.n_tokens, dtype=np.int32) if with_labels else None
         dissimilarities = None
         if with_dissimilarities:
             dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
         assigned = self._assigned_chunks(points, centers, rows_per_chunk, read)
         for rows, chunk_labels, partial, chunk_dissimilarities in assigned:
-            labels[rows] = chunk_labels
+            if chunk_labels is not None:
+                labels[rows] = chunk_labels
             if partial is not None:
                 statistics.add(*partial)
             if chunk_dissimilarities is not None:
                 dissimilarities[rows] = chunk_dissimilarities
-        if self.gate is None:
-            return labels, dissimilarities
-        labels = self.gate(labels, dissimilarities, sample_weight)
-        if update:
-
-            def read_gated(rows):
-                slots = OneHotSlots(labels[rows], centers.shape[0])
-                return self.update_attention.partial(
-                    points.chunk(rows), slots, sample_weight[rows]
-                )
-
-            gated_threads = threaded(points, centers.shape[0], rows_per_chunk)
-            gated_chunks = points.rows(rows_per_chunk)
-            for partial in stream(read_gated, gated_chunks, gated_threads):
-                statistics.add(*partial)
+        if self.gate is not None:
+            labels = self.gate(labels, dissimilarities, sample_weight)
+        if update and read_later and statistics is not None:
+            self._read_labels(points, labels, centers.shape[0], statistics)
         return labels, dissimilarities
+
+    def _read_labels(self, points, labels, n_clusters, statistics):
+        """The update attention reads one-hot slots, given by their labels.
+
+        One-hot slots are an index per point, so they are read after the
+        point stream, in chunks far larger than the stream's: the overhead of
+        a chunk (building its sparse weights) is paid a few times a layer, and
+        the threads share the work without waiting on each other.
+        """
+        sample_weight = points.sample_weight
+
+        def read(rows):
+            slots = OneHotSlots(labels[rows], n_clusters)
+            return self.update_attention.partial(
+                points.chunk(rows), slots, sample_weight[rows]
+            )
+
+        rows_per_chunk = label_chunk_n_rows(points)
+        chunks = points.rows(rows_per_chunk)
+        for partial in stream(read, chunks, rows_per_chunk < points.n_tokens):
+            statistics.add(*partial)
 
     def literal(self, point_tokens, centroid_tokens, points):
         """Apply the layer to the token matrices as written.
@@ -675,8 +740,8 @@ class FastPass:
         self.block = block
         self.points = block.normalised_points(points)
 
-    def layer(self, centers):
-        labels, new_centers = self.block(self.points, centers)
+    def layer(self, centers, with_labels=True):
+        labels, new_centers = self.block(self.points, centers, with_labels)
         return labels, new_centers, None
 
     def final_labels(self, centers):
@@ -700,7 +765,7 @@ class LiteralPass:
         self.points = points
         self.point_tokens = points.dense(np.zeros((points.n_tokens, n_clusters)))
 
-    def layer(self, centers):
+    def layer(self, centers, with_labels=True):
         labels, self.point_tokens, centroid_tokens, attention = self.block.literal(
             self.point_tokens, CentroidTokens(centers).dense(), self.points
         )
@@ -908,10 +973,11 @@ class Network:
         previous_labels = None
         strict_convergence = False
         converges_strictly = stopping and self.block.converges_strictly
+        with_labels = converges_strictly or self.verbose or return_trace
         calm_layers = 0
         layer = -1
         for layer in range(max_layers):
-            labels, new_centers, attention = layer_pass.layer(centers)
+            labels, new_centers, attention = layer_pass.layer(centers, with_labels)
             if self.verbose or return_trace:
                 objective = self.block.objective(points, new_centers, labels)
                 if self.verbose:

@@ -25,6 +25,43 @@ CHUNK_BYTES = 4 * 2**20
 CACHE_BYTES = 2 * 2**20
 
 
+def _first_argmax_by_key(scores_by_key):
+    """Index of the first largest score of each query, from key-major scores.
+
+    ``scores_by_key`` has shape (n_keys, n_queries), each key's scores
+    contiguous. A running maximum over the keys takes a few branch-free
+    vector operations per key, where ``np.argmax`` over short rows stalls on
+    a branch per element. A later key wins only if strictly larger, so ties
+    go to the first key, as with ``np.argmax``.
+    """
+    n_keys, n_queries = scores_by_key.shape
+    best = scores_by_key[0].copy()
+    labels = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys - 1))
+    larger = np.empty(n_queries, dtype=bool)
+    candidate = np.empty_like(labels)
+    for key in range(1, n_keys):
+        np.greater(scores_by_key[key], best, out=larger)
+        np.maximum(best, scores_by_key[key], out=best)
+        # Keys come in increasing order: the label is the last key that won.
+        np.multiply(larger, key, out=candidate, casting="unsafe")
+        np.maximum(labels, candidate, out=labels)
+    return labels
+
+
+def first_argmax(scores):
+    """Index of the first largest score in each row of ``scores`` (m, k).
+
+    Key-major (Fortran-ordered) scores, see
+    :func:`~sklearn_kmt._components.query_key_products`, take a running
+    maximum over the keys. The labels are left in NumPy's index type (or the
+    smallest that holds them): casting costs as much as the argmax, and the
+    labels are cast once when stored.
+    """
+    if scores.shape[1] > 1 and not scores.flags.c_contiguous:
+        return _first_argmax_by_key(scores.T)
+    return np.argmax(scores, axis=1)
+
+
 class OneHotSlots:
     """Hard assignment slots ``y_i = e_{labels_i}`` of a chunk of points.
 
@@ -53,11 +90,13 @@ class OneHotSlots:
     array([[0., 0., 1.],
            [0., 0., 0.],
            [1., 0., 0.]])
-    >>> weights, shift = slots.update_weights(np.array([1.0, 1.0, 2.0]))
+    >>> weights, totals, shift = slots.update_weights(np.array([1.0, 1.0, 2.0]))
     >>> weights.toarray()  # the update attention's weights, centroids by points
     array([[0., 0., 2.],
            [0., 0., 0.],
            [1., 0., 0.]])
+    >>> totals
+    array([2., 0., 1.])
     """
 
     def __init__(self, labels, n_clusters):
@@ -74,6 +113,8 @@ class OneHotSlots:
         Returns
         -------
         weights : scipy.sparse.csc_array of shape (n_clusters, n_points)
+        totals : ndarray of shape (n_clusters,)
+            Each centroid's sum of ``weights``.
         shift : ndarray of shape (n_clusters,)
             The log-scale the weights are relative to (zeros).
         """
@@ -87,7 +128,10 @@ class OneHotSlots:
         weights = sp.csc_array(
             (sample_weight, labels, indptr), shape=(self.n_clusters, n_points)
         )
-        return weights, np.zeros(self.n_clusters)
+        # A product with ones, as with a constant coordinate of the tokens:
+        # far cheaper than the sparse matrix's ``sum``.
+        totals = weights @ np.ones(n_points)
+        return weights, totals, np.zeros(self.n_clusters)
 
     def dense(self):
         """The slots as rows of a dense (n_points, n_clusters) matrix."""
@@ -141,7 +185,11 @@ class SoftSlots:
     def __init__(self, scaled_scores):
         self.scaled_scores = scaled_scores
         self.exponentials = np.exp(scaled_scores)
-        self.totals = self.exponentials.sum(axis=1)
+        # A matrix-vector product: in either memory layout of the scores one
+        # contiguous pass, where ``sum(axis=1)`` over short rows is slow.
+        self.totals = self.exponentials @ np.ones(
+            scaled_scores.shape[1], dtype=self.exponentials.dtype
+        )
 
     @property
     def log_responsibilities(self):
@@ -156,7 +204,7 @@ class SoftSlots:
         differ by less than the rounding of ``log r_ij``, they tie and the
         first centroid wins, whatever rounding the scores carried.
         """
-        return np.argmax(self.log_responsibilities, axis=1).astype(np.int32)
+        return first_argmax(self.log_responsibilities).astype(np.int32)
 
     def update_weights(self, sample_weight):
         """The update attention's weights ``exp(log r_ij + log w_i - shift_j)``.
@@ -171,24 +219,33 @@ class SoftSlots:
         Returns
         -------
         weights : ndarray of shape (n_clusters, n_points)
+        totals : ndarray of shape (n_clusters,)
+            Each centroid's sum of ``weights``.
         shift : ndarray of shape (n_clusters,)
         """
+        n_points, n_clusters = self.exponentials.shape
         by_point = self.exponentials * (sample_weight / self.totals)[:, None]
         weights = by_point.T
-        shift = np.zeros(weights.shape[0])
-        top = by_point.max(axis=0, initial=0)
+        totals = weights @ np.ones(n_points, dtype=weights.dtype)
+        shift = np.zeros(n_clusters)
         tiny = np.sqrt(np.finfo(weights.dtype).tiny)
-        faint = ~((top >= tiny) & np.isfinite(top))
-        if np.any(faint) and weights.shape[1]:
+        # A centroid's total bounds its largest weight: above n_points * tiny
+        # that weight is normal, below tiny it is not. Only centroids in
+        # between need their largest weight itself.
+        unsure = np.flatnonzero(~(totals >= n_points * tiny))
+        top = weights[unsure].max(axis=1, initial=0)
+        faint = unsure[~((top >= tiny) & np.isfinite(top))]
+        if faint.size and n_points:
             with np.errstate(divide="ignore"):
                 log_weight = np.log(sample_weight)
-            scores = self.log_responsibilities[:, faint].T + log_weight
+            scores = self.scaled_scores[:, faint].T - np.log(self.totals) + log_weight
             faint_shift = scores.max(axis=1)
             faint_shift[~np.isfinite(faint_shift)] = 0.0
             scores -= faint_shift[:, None]
             weights[faint] = np.exp(scores)
+            totals[faint] = weights[faint].sum(axis=1)
             shift[faint] = faint_shift
-        return weights, shift
+        return weights, totals, shift
 
     def dense(self):
         """The responsibilities as rows of a dense (n_points, n_clusters) matrix."""
@@ -259,6 +316,14 @@ class PointTokens:
     @property
     def n_features(self):
         return self.data.shape[1]
+
+    @property
+    def entries_per_token(self):
+        """Entries of the data part per token: the features, or for sparse
+        data its mean number of non-zeros."""
+        if self.is_sparse:
+            return self.data.nnz / max(self.n_tokens, 1)
+        return self.n_features
 
     @property
     def dtype(self):

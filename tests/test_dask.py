@@ -232,8 +232,8 @@ def test_worker_killed_mid_fit_does_not_change_the_result(client, monkeypatch):
     restarted = []
     layer = _dask.DaskPass.layer
 
-    def layer_then_kill_a_worker(self, centers):
-        output = layer(self, centers)
+    def layer_then_kill_a_worker(self, centers, with_labels=True):
+        output = layer(self, centers, with_labels)
         if not restarted:
             # The persisted assignment of this layer is lost with the worker.
             worker = sorted(client.scheduler_info()["workers"])[0]
