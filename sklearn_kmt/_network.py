@@ -37,19 +37,19 @@ def chunk_n_rows(points, n_clusters):
     it is large; each worker thread holds one chunk at a time. When the
     layer is worth sharing among threads (:func:`threaded`), a chunk also
     holds at most an eighth of the tokens (but at least ``MIN_CHUNK_ROWS``),
-    so that worker threads have chunks to share. The size does not depend
-    on the number of threads, so neither do the results.
+    so that worker threads have chunks to share. The chunks are of equal
+    size (to a row), so that no thread waits on a long one. The size does
+    not depend on the number of threads, so neither do the results.
     """
     if points.is_sparse:
         row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
     else:
         row_items = n_clusters + points.n_features + 1
     budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
-    rows = int(budget // (row_items * points.dtype.itemsize))
-    shared = max(MIN_CHUNK_ROWS, -(-points.n_tokens // 8))
-    if threaded(points, n_clusters, shared):
-        rows = min(rows, shared)
-    return max(1, min(points.n_tokens, rows))
+    rows = max(1, int(budget // (row_items * points.dtype.itemsize)))
+    if threaded(points, n_clusters):
+        rows = min(rows, _shared_rows(points))
+    return _balanced(points.n_tokens, rows)
 
 
 def label_chunk_n_rows(points):
@@ -68,33 +68,49 @@ def label_chunk_n_rows(points):
     elif points.scale is not None:
         row_bytes += points.n_features * points.dtype.itemsize
     rows = CHUNK_BYTES // row_bytes
-    shared = max(MIN_CHUNK_ROWS, -(-points.n_tokens // 8))
+    shared = _shared_rows(points)
     if shared * points.entries_per_token >= MIN_THREADED_PRODUCT:
         rows = min(rows, shared)
-    return max(1, min(points.n_tokens, rows))
+    return _balanced(points.n_tokens, rows)
 
 
-def threaded(points, n_clusters, rows_per_chunk):
-    """Whether chunks of ``rows_per_chunk`` rows are worth reading on threads.
+def _shared_rows(points):
+    """An eighth of the tokens, but at least ``MIN_CHUNK_ROWS``."""
+    return min(points.n_tokens, max(MIN_CHUNK_ROWS, -(-points.n_tokens // 8)))
+
+
+def _balanced(n_rows, most):
+    """The size of equal chunks of at most ``most`` rows covering ``n_rows``."""
+    n_chunks = -(-n_rows // max(most, 1))
+    return max(1, -(-n_rows // max(n_chunks, 1)))
+
+
+def threaded(points, n_clusters):
+    """Whether the chunks of a layer are worth reading on threads.
 
     NumPy and SciPy release the GIL inside each operation, but the Python
     between operations holds it, so threads gain only when a chunk's work is
-    mostly one long operation: its score product, of ``rows * n_clusters *
-    (n_features + 1)`` multiply-adds (non-zeros for sparse data). Measured on
-    two cores: with 100,000 x 2 points and 8 centroids two threads took
-    longer than one (the per-operation overhead dominates); from about a
-    million multiply-adds a chunk they take 0.55 to 0.65 of the time.
+    mostly long operations: its score product, of ``n_clusters *
+    (n_features + 1)`` multiply-adds per row (non-zeros for sparse data),
+    and the bias and hardmax over its scores, about as much per score as
+    ``SCORE_COST`` multiply-adds. The layer is threaded when an eighth of
+    it (see ``chunk_n_rows``) has ``MIN_THREADED_PRODUCT`` of that work.
+    Measured on two cores: with 100,000 x 2 points and 8 centroids two
+    threads took longer than one (the per-operation overhead dominates);
+    with 1,000,000 x 4 points and 16 centroids they took 0.55 of the time.
     """
     if points.is_sparse:
         per_row = points.data.nnz / max(points.n_tokens, 1)
     else:
         per_row = points.n_features + 1
-    return rows_per_chunk * n_clusters * per_row >= MIN_THREADED_PRODUCT
+    work = _shared_rows(points) * n_clusters * (per_row + SCORE_COST)
+    return work >= MIN_THREADED_PRODUCT
 
 
 # Below this, splitting a layer's work among threads costs more than it saves.
 MIN_CHUNK_ROWS = 4096
 MIN_THREADED_PRODUCT = 2**21
+SCORE_COST = 3
 
 _POOLS = {}
 _BLAS = []
@@ -329,7 +345,7 @@ class Block:
         return stream(
             assign,
             points.rows(rows_per_chunk),
-            threaded(points, len(centers), rows_per_chunk),
+            threaded(points, len(centers)),
         )
 
     def _point_stream(

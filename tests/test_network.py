@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn import config_context
+from sklearn import config_context, get_config
 from threadpoolctl import threadpool_limits
 
 from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block, threaded
@@ -46,18 +46,24 @@ def test_one_block_is_one_textbook_lloyd_step(seed, sparse):
 def test_chunk_rows_follow_the_working_memory_budget(n_threads):
     # A dense row holds its scores and a copy of its data part (2 features
     # and a constant coordinate); a sparse row its scores and four arrays the
-    # size of its non-zeros. The size does not depend on the thread count.
+    # size of its non-zeros. The chunks are equal and no more than the budget
+    # needs. The size does not depend on the thread count.
     def chunk_bytes(points, n_clusters, items_per_row):
-        return chunk_n_rows(points, n_clusters) * items_per_row * 8
+        rows = chunk_n_rows(points, n_clusters)
+        budget_rows = get_config()["working_memory"] * 2**20 // (items_per_row * 8)
+        budget_rows = min(budget_rows, 4 * 2**20 // (items_per_row * 8))
+        n_tokens = points.n_tokens
+        assert -(-n_tokens // rows) == -(-n_tokens // budget_rows)
+        return rows * items_per_row * 8
 
     points = PointTokens(np.zeros((10**6, 2)), np.ones(10**6))
     with threadpool_limits(n_threads, user_api="blas"):
         with config_context(working_memory=1):
-            assert 2**20 - 19 * 8 < chunk_bytes(points, 16, 16 + 2 + 1) <= 2**20
-        assert 4 * 2**20 - 19 * 8 < chunk_bytes(points, 16, 16 + 2 + 1) <= 4 * 2**20
+            assert 0.95 * 2**20 < chunk_bytes(points, 16, 16 + 2 + 1) <= 2**20
+        assert 0.95 * 4 * 2**20 < chunk_bytes(points, 16, 16 + 2 + 1) <= 4 * 2**20
         assert chunk_n_rows(PointTokens(np.zeros((5, 2)), np.ones(5)), 3) == 5
         sparse_points = PointTokens(sp.csr_matrix((10**6, 10**5)), np.ones(10**6))
-        assert chunk_bytes(sparse_points, 16, 16) == 4 * 2**20
+        assert 0.95 * 4 * 2**20 < chunk_bytes(sparse_points, 16, 16) <= 4 * 2**20
         n_rows = 2 * 10**5
         ten_per_row = sp.csr_matrix(
             (
@@ -68,7 +74,7 @@ def test_chunk_rows_follow_the_working_memory_budget(n_threads):
             shape=(n_rows, 10**4),
         )
         sparse_points = PointTokens(ten_per_row, np.ones(n_rows))
-        assert 4 * 2**20 - 56 * 8 < chunk_bytes(sparse_points, 16, 56) <= 4 * 2**20
+        assert 0.95 * 4 * 2**20 < chunk_bytes(sparse_points, 16, 56) <= 4 * 2**20
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -158,7 +164,7 @@ def test_network_result_does_not_depend_on_the_number_of_threads(sparse, monkeyp
     network = Network(kmeans_block(), max_layers=30, tol=0.0)
     with config_context(working_memory=0.05):  # many chunks, read in parallel
         assert chunk_n_rows(points, 7) < 1000
-        assert threaded(points, 7, chunk_n_rows(points, 7))
+        assert threaded(points, 7)
         parallel = network(points, centers)
         with threadpool_limits(1, user_api="blas"):
             serial = network(points, centers)
@@ -198,12 +204,30 @@ def test_concurrent_assignments_agree_and_restore_the_blas_threads(monkeypatch):
     assert blas_threads() == before
 
 
-def test_only_chunks_with_a_large_product_are_read_on_threads():
-    # rows * n_clusters * (n_features + 1) multiply-adds in a chunk's product.
+def test_only_layers_with_a_large_product_are_read_on_threads():
+    # An eighth of the layer: rows * n_clusters * (n_features + 1 + 3).
     tiny = PointTokens(np.zeros((10**5, 2)), np.ones(10**5))
-    assert not threaded(tiny, 8, chunk_n_rows(tiny, 8))
-    assert chunk_n_rows(tiny, 8) == 4 * 2**20 // ((8 + 2 + 1) * 8)  # one per budget
+    assert not threaded(tiny, 8)
+    assert 12_500 * 8 * (2 + 1 + 3) < 2**21
+    budget = 4 * 2**20 // ((8 + 2 + 1) * 8)  # rows within the chunk budget
+    assert chunk_n_rows(tiny, 8) == -(-(10**5) // -(-(10**5) // budget))
+    assert chunk_n_rows(tiny, 8) <= budget
     wide = PointTokens(np.zeros((10**5, 50)), np.ones(10**5))
-    rows = chunk_n_rows(wide, 100)
-    assert threaded(wide, 100, rows)
-    assert rows * 100 * 51 >= 2**21
+    assert threaded(wide, 100)
+    assert chunk_n_rows(wide, 100) <= 12_500  # an eighth at most
+    narrow_many = PointTokens(np.zeros((10**6, 4)), np.ones(10**6))
+    assert threaded(narrow_many, 16)
+    assert 125_000 * 16 * (4 + 1 + 3) >= 2**21
+
+
+@pytest.mark.parametrize("n", [1, 4095, 4096, 10**5 + 7])
+def test_chunks_are_of_equal_size_within_the_budget(n):
+    points = PointTokens(np.zeros((n, 3)), np.ones(n))
+    with config_context(working_memory=0.01):
+        rows = chunk_n_rows(points, 5)
+        budget = int(0.01 * 2**20 // ((5 + 3 + 1) * 8))
+    assert 1 <= rows <= min(n, budget)
+    sizes = [chunk.stop - chunk.start for chunk in points.rows(rows)]
+    assert sum(sizes) == n
+    assert max(sizes) - min(sizes[:-1] or sizes) <= 1
+    assert sizes[-1] <= rows and rows - sizes[-1] < len(sizes)
