@@ -492,3 +492,27 @@ def test_centroid_whose_responsibilities_all_underflow_still_moves(weighted):
         X, sample_weight=w if weighted else None
     )
     assert_allclose(soft.cluster_centers_, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("far", [6.0, 6.4, 6.8, 9.6])
+def test_centroid_whose_responsibilities_straddle_the_underflow_edge(far):
+    # About sqrt(tiny) = 1.5e-154 = exp(-354) the weights of a centroid are
+    # checked for underflow: for far = 6 to 6.8 some are above, some below,
+    # and their total in between; for far = 9.6 the largest are subnormal
+    # (below exp(-708)), so that plain products would keep only a few bits.
+    # Either way the centroid moves to their weighted mean.
+    rng = np.random.RandomState(1)
+    X = rng.uniform(size=(400, 2))
+    init = np.array([[0.2, 0.2], [0.8, 0.8], [far, far]])
+    beta = 10.0
+    log_r = _log_responsibilities(squared_distances(X, init), beta)
+    edge = np.log(np.sqrt(np.finfo(np.float64).tiny))
+    if far < 9:
+        assert log_r[:, 2].min() < edge < log_r[:, 2].max()
+    else:
+        assert log_r[:, 2].max() < np.log(np.finfo(np.float64).tiny)
+    attention = np.exp(log_r.T - logsumexp(log_r.T, axis=1, keepdims=True))
+    expected = attention @ X
+
+    soft = TransformerSoftKMeans(3, beta=beta, init=init, max_iter=1).fit(X)
+    assert_allclose(soft.cluster_centers_, expected, rtol=1e-10)
