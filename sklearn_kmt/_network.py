@@ -22,7 +22,13 @@ from ._components import (
     UpdateAttention,
     slot_labels,
 )
-from ._tokens import CHUNK_BYTES, CentroidTokens, OneHotSlots, PointTokens
+from ._tokens import (
+    CACHE_BYTES,
+    CHUNK_BYTES,
+    CentroidTokens,
+    OneHotSlots,
+    PointTokens,
+)
 
 
 def chunk_n_rows(points, n_clusters):
@@ -57,17 +63,19 @@ def label_chunk_n_rows(points):
 
     Per row, the sparse weights of a chunk hold a label, a weight and a
     column pointer, and the chunk a copy of the data part where it is not a
-    view (normalised or sparse points); within ``CHUNK_BYTES``. When an
-    eighth of the tokens is worth a thread (its data part has at least
-    ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most that many, so
-    that the worker threads share them.
+    view (normalised or sparse points); within ``CACHE_BYTES``: larger
+    temporaries were mapped afresh by the allocator in every layer (a single
+    chunk of 100,000 rows took 1,200 page faults a layer, and a third more
+    time). When an eighth of the tokens is worth a thread (its data part has
+    at least ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most that
+    many, so that the worker threads share them.
     """
     row_bytes = 24
     if points.is_sparse:
         row_bytes += 12 * points.data.nnz // max(points.n_tokens, 1)
     elif points.scale is not None:
         row_bytes += points.n_features * points.dtype.itemsize
-    rows = CHUNK_BYTES // row_bytes
+    rows = CACHE_BYTES // row_bytes
     shared = _shared_rows(points)
     if shared * points.entries_per_token >= MIN_THREADED_PRODUCT:
         rows = min(rows, shared)
