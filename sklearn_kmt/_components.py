@@ -39,7 +39,14 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots, SoftSlots, first_argmax
+from ._tokens import (
+    CACHE_BYTES,
+    CHUNK_BYTES,
+    KEY_MAJOR_MAX_KEYS,
+    OneHotSlots,
+    SoftSlots,
+    first_argmax,
+)
 
 # -- the literal form: dense weights on the token space ------------------------
 
@@ -216,6 +223,9 @@ class Hardmax:
     one_hot : bool
         True: the slots it writes are one-hot, so a repeated assignment means
         the loop reached a fixed point.
+    key_major : None
+        The layout of the scores it is given is left to their shapes (see
+        :func:`query_key_products`).
 
     See Also
     --------
@@ -235,6 +245,7 @@ class Hardmax:
     """
 
     one_hot = True
+    key_major = None
 
     def __call__(self, scores):
         return OneHotSlots(first_argmax(scores), scores.shape[1])
@@ -257,6 +268,9 @@ class Softmax:
     one_hot : bool
         False: soft slots never repeat exactly, so only the centroid shift stops
         the loop.
+    key_major : bool
+        True: it takes its maxima and sums over the keys, which run along
+        contiguous memory in scores laid out key by key.
 
     See Also
     --------
@@ -283,6 +297,7 @@ class Softmax:
     """
 
     one_hot = False
+    key_major = True
 
     def __init__(self, beta):
         self.beta = beta
@@ -321,32 +336,35 @@ class Softmax:
 
 # -- scores of the assignment attention -----------------------------------------
 
-# Up to this many keys, scores are laid out key by key. Measured per 1,000
-# points with 8 keys: the score and hardmax take 10 instead of 26 microseconds
-# for 2 features (float64). With many features the float32 product is slower
-# in that layout (784 features: 536 instead of 278), so float32 keeps it for
-# few features only; the float64 product is not (518 instead of 543).
-KEY_MAJOR_MAX_KEYS = 16
+# Up to KEY_MAJOR_MAX_KEYS keys, scores are laid out key by key. Measured per
+# 1,000 points with 8 keys: the score and hardmax take 10 instead of 26
+# microseconds for 2 features (float64). With many features the float32
+# product is slower in that layout (784 features: 536 instead of 278), so
+# float32 keeps it for few features only; the float64 product is not (518
+# instead of 543).
 KEY_MAJOR_MAX_FLOAT32_FEATURES = 64
 
 
-def query_key_products(points, keys, key_bias=None):
+def query_key_products(points, keys, key_bias=None, key_major=None):
     """The products ``x_i . c_j`` (plus ``key_bias[j]``) of a chunk of queries
     with every key, shape (m, k).
 
-    For dense queries and few keys (and in float32 few features) the result
-    is a key-major (Fortran-ordered) array: each key's scores are contiguous,
-    so that adding the key's bias and normalising over the keys run along
-    contiguous memory. For dense queries with fewer features than keys, the
-    bias enters the product through a constant coordinate appended to the
-    queries, as in the token construction, which saves a pass over the
-    scores.
+    For dense queries and few keys, or when ``key_major`` asks for it, the
+    result is a key-major (Fortran-ordered) array: each key's scores are
+    contiguous, so that adding the key's bias and normalising over the keys
+    run along contiguous memory; in float32 only for few features, where the
+    product costs no more in that layout. For dense queries with fewer
+    features than keys, the bias enters the product through a constant
+    coordinate appended to the queries, as in the token construction, which
+    saves a pass over the scores.
     """
     n_keys, n_features = keys.shape
-    few = n_keys <= KEY_MAJOR_MAX_KEYS and (
+    if key_major is None:
+        key_major = n_keys <= KEY_MAJOR_MAX_KEYS
+    key_major = key_major and (
         points.dtype != np.float32 or n_features <= KEY_MAJOR_MAX_FLOAT32_FEATURES
     )
-    if not sp.issparse(points) and few:
+    if not sp.issparse(points) and key_major:
         scores_by_key = keys @ points.T
         if key_bias is not None:
             scores_by_key += key_bias[:, None]
@@ -494,9 +512,13 @@ class SquaredEuclideanScore:
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
 
-    def scores(self, points, centers, key_bias):
-        """Scores of a chunk of point tokens against every centroid, (m, k)."""
-        return query_key_products(points, centers, key_bias)
+    def scores(self, points, centers, key_bias, key_major=None):
+        """Scores of a chunk of point tokens against every centroid, (m, k).
+
+        ``key_major`` asks for scores laid out key by key (see
+        :func:`query_key_products`); None leaves the layout to the shapes.
+        """
+        return query_key_products(points, centers, key_bias, key_major)
 
     def pairwise(self, points, centers):
         """The dissimilarity of every point to every center."""
@@ -591,7 +613,8 @@ class ManhattanScore:
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
-    def scores(self, points, centers, key_bias):
+    def scores(self, points, centers, key_bias, key_major=None):
+        # In the layout scikit-learn gives, whatever ``key_major`` asks.
         return -manhattan_distances(points, centers)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
@@ -654,11 +677,11 @@ class CosineScore:
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
-    def scores(self, points, centers, key_bias):
+    def scores(self, points, centers, key_bias, key_major=None):
         unit_centers = centers * _inverse_norms(row_norms(centers, squared=True))[
             :, None
         ].astype(centers.dtype)
-        return query_key_products(points, unit_centers)
+        return query_key_products(points, unit_centers, key_major=key_major)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``1 - cos(x_i, c_{labels_i})`` for every point token."""
@@ -756,13 +779,14 @@ class AssignAttention:
         """The per-key bias of the score, computed once per layer."""
         return self.score.key_bias(centers)
 
-    def scores(self, points, centers, key_bias):
+    def scores(self, points, centers, key_bias, key_major=None):
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
-        return self.score.scores(points, centers, key_bias)
+        return self.score.scores(points, centers, key_bias, key_major)
 
     def __call__(self, points, centers, key_bias):
         """New assignment slots of a chunk of point tokens."""
-        return self.normalisation(self.scores(points, centers, key_bias))
+        scores = self.scores(points, centers, key_bias, self.normalisation.key_major)
+        return self.normalisation(scores)
 
     def parameters(self, n_features, n_clusters):
         """The head's projections, and those of the erase head of the slot."""

@@ -24,6 +24,10 @@ CHUNK_BYTES = 4 * 2**20
 # this, about what a core's own cache holds.
 CACHE_BYTES = 2 * 2**20
 
+# Up to this many keys, the hardmax over key-major scores is a running
+# maximum over the keys (see ``first_argmax``).
+KEY_MAJOR_MAX_KEYS = 16
+
 
 def _first_argmax_by_key(scores_by_key):
     """Index of the first largest score of each query, from key-major scores.
@@ -52,12 +56,14 @@ def first_argmax(scores):
     """Index of the first largest score in each row of ``scores`` (m, k).
 
     Key-major (Fortran-ordered) scores, see
-    :func:`~sklearn_kmt._components.query_key_products`, take a running
-    maximum over the keys. The labels are left in NumPy's index type (or the
-    smallest that holds them): casting costs as much as the argmax, and the
-    labels are cast once when stored.
+    :func:`~sklearn_kmt._components.query_key_products`, of at most
+    ``KEY_MAJOR_MAX_KEYS`` keys take a running maximum over the keys. The
+    labels are left in NumPy's index type (or the smallest that holds them):
+    casting costs as much as the argmax, and the labels are cast once when
+    stored.
     """
-    if scores.shape[1] > 1 and not scores.flags.c_contiguous:
+    n_keys = scores.shape[1]
+    if 1 < n_keys <= KEY_MAJOR_MAX_KEYS and not scores.flags.c_contiguous:
         return _first_argmax_by_key(scores.T)
     return np.argmax(scores, axis=1)
 
