@@ -325,7 +325,7 @@ class Softmax:
         quantity soft k-means decreases.
         """
         top = block.read_slots(
-            points, centers, lambda slots: slots.log_responsibilities.max(axis=1)
+            points, centers, lambda slots: slots.log_top_responsibilities
         )
         energies = 0.5 * dissimilarities + top / self.beta
         return {"free_energy": float(points.sample_weight @ energies)}
@@ -388,6 +388,14 @@ def _inverse_norms(squared_norms):
     inverse = np.zeros_like(norms)
     np.divide(1.0, norms, out=inverse, where=norms > 0)
     return inverse
+
+
+def _scale_rows(points, scale):
+    """Each row of dense or CSR ``points`` times its entry of ``scale``."""
+    scale = scale.astype(points.dtype, copy=False)
+    if sp.issparse(points):
+        return sp.csr_matrix(sp.diags(scale) @ points)
+    return points * scale[:, None]
 
 
 def nonzero_rows_and_centers(points, centers, labels):
@@ -948,7 +956,14 @@ class UpdateAttention:
         Returns ``(sums, weights, shift)`` for :meth:`ClusterStatistics.add`;
         chunks can be read in parallel and added in order.
         """
-        weights, totals, shift = slots.update_weights(sample_weight)
+        weights, point_scale, totals, shift = slots.update_weights(sample_weight)
+        if point_scale is not None:
+            # Column i of the weights is scaled by point_scale[i]: scale the
+            # smaller operand, the points when they have fewer features.
+            if points.shape[1] < weights.shape[0]:
+                points = _scale_rows(points, point_scale)
+            else:
+                weights = weights * point_scale
         sums = weights @ points
         return sums.toarray() if hasattr(sums, "toarray") else sums, totals, shift
 

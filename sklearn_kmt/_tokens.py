@@ -96,7 +96,7 @@ class OneHotSlots:
     array([[0., 0., 1.],
            [0., 0., 0.],
            [1., 0., 0.]])
-    >>> weights, totals, shift = slots.update_weights(np.array([1.0, 1.0, 2.0]))
+    >>> weights, _, totals, shift = slots.update_weights(np.array([1.0, 1.0, 2.0]))
     >>> weights.toarray()  # the update attention's weights, centroids by points
     array([[0., 0., 2.],
            [0., 0., 0.],
@@ -119,6 +119,8 @@ class OneHotSlots:
         Returns
         -------
         weights : scipy.sparse.csc_array of shape (n_clusters, n_points)
+        point_scale : None
+            The weights are whole (see :meth:`SoftSlots.update_weights`).
         totals : ndarray of shape (n_clusters,)
             Each centroid's sum of ``weights``.
         shift : ndarray of shape (n_clusters,)
@@ -137,7 +139,7 @@ class OneHotSlots:
         # A product with ones, as with a constant coordinate of the tokens:
         # far cheaper than the sparse matrix's ``sum``.
         totals = weights @ np.ones(n_points)
-        return weights, totals, np.zeros(self.n_clusters)
+        return weights, None, totals, np.zeros(self.n_clusters)
 
     def dense(self):
         """The slots as rows of a dense (n_points, n_clusters) matrix."""
@@ -154,16 +156,19 @@ class SoftSlots:
     ----------
     scaled_scores : ndarray of shape (n_points, n_clusters)
         ``beta * (s_ij - max_j s_ij)``: each row's largest is 0, so the
-        exponentials are at most 1 and each row's total is at least 1.
+        exponentials are at most 1 and each row's total is at least 1. The
+        array is overwritten by the exponentials.
 
     Attributes
     ----------
-    scaled_scores : ndarray of shape (n_points, n_clusters)
-        The argument given.
     exponentials : ndarray of shape (n_points, n_clusters)
-        ``exp(scaled_scores)``.
+        ``exp(scaled_scores)``, written over the scaled scores.
     totals : ndarray of shape (n_points,)
         Each row's sum of ``exponentials``.
+    far_centroids : ndarray of int
+        The centroids whose largest exponential is below ``sqrt(tiny)`` of
+        the data type; their scaled scores are kept in ``far_scaled_scores``,
+        of shape (n_points, n_far), because their exponentials may underflow.
 
     See Also
     --------
@@ -173,8 +178,10 @@ class SoftSlots:
     Notes
     -----
     The responsibilities are ``r_ij = exp(scaled_ij) / t_i`` with ``t_i`` the
-    row's total; they are kept as the exponentials and the totals, from which
-    the update attention's weights take one product.
+    row's total; they are kept as the exponentials and the totals. Computing
+    the exponentials in place keeps a chunk's memory to one score-sized
+    array: a second one, freed with the first after every chunk, had the
+    allocator map and fault in fresh pages for each chunk.
 
     Examples
     --------
@@ -189,69 +196,99 @@ class SoftSlots:
     """
 
     def __init__(self, scaled_scores):
-        self.scaled_scores = scaled_scores
-        self.exponentials = np.exp(scaled_scores)
+        n_clusters = scaled_scores.shape[1]
+        # A centroid's largest scaled score bounds its exponentials: only far
+        # centroids can lose theirs to underflow, and they are rare.
+        largest = scaled_scores.max(axis=0, initial=-np.inf)
+        far = np.log(np.sqrt(np.finfo(scaled_scores.dtype).tiny))
+        self.far_centroids = np.flatnonzero(~(largest >= far))
+        self.far_scaled_scores = scaled_scores[:, self.far_centroids]
+        self.exponentials = np.exp(scaled_scores, out=scaled_scores)
         # A matrix-vector product: in either memory layout of the scores one
         # contiguous pass, where ``sum(axis=1)`` over short rows is slow.
         self.totals = self.exponentials @ np.ones(
-            scaled_scores.shape[1], dtype=self.exponentials.dtype
+            n_clusters, dtype=self.exponentials.dtype
         )
 
     @property
-    def log_responsibilities(self):
-        """``log r_ij``, shape (n_points, n_clusters)."""
-        return self.scaled_scores - np.log(self.totals)[:, None]
+    def log_top_responsibilities(self):
+        """``log max_j r_ij``: the largest scaled score is 0, so ``-log t_i``."""
+        return -np.log(self.totals)
 
     @property
     def labels(self):
         """The most responsible centroid of each point.
 
-        Taken on the logarithms: where ``beta`` is so small that scores
-        differ by less than the rounding of ``log r_ij``, they tie and the
-        first centroid wins, whatever rounding the scores carried.
+        Responsibilities that round to the same exponential tie (as all do
+        where ``beta`` is so small that the scores differ by less than their
+        rounding), and the first centroid wins.
         """
-        return first_argmax(self.log_responsibilities).astype(np.int32)
+        return first_argmax(self.exponentials).astype(np.int32)
+
+    def log_scaled_scores(self, centroids):
+        """The scaled scores of some centroids, shape (n_points, len(centroids)).
+
+        Those of far centroids were kept; the others are the logarithms of
+        their exponentials, exact where they matter: their largest is above
+        ``sqrt(tiny)``, and one that underflowed weighs less than
+        ``sqrt(tiny)`` of it.
+        """
+        scaled = np.empty((self.totals.shape[0], len(centroids)))
+        far = np.isin(centroids, self.far_centroids)
+        kept = np.searchsorted(self.far_centroids, centroids[far])
+        scaled[:, far] = self.far_scaled_scores[:, kept]
+        with np.errstate(divide="ignore"):
+            scaled[:, ~far] = np.log(self.exponentials[:, centroids[~far]])
+        return scaled
 
     def update_weights(self, sample_weight):
         """The update attention's weights ``exp(log r_ij + log w_i - shift_j)``.
 
         The shift is 0 for a centroid whose largest weight ``r_ij w_i`` over
         the chunk is a normal number (far from underflow): the weights are
-        then the plain products. For another centroid ``shift_j`` is the
-        largest of its scores ``log r_ij + log w_i`` (the running maximum of
-        an online softmax), and its weights come from the logarithms, so that
-        it still attends to its best points when every product underflows.
+        then the plain products ``e_ij * (w_i / t_i)``, returned factored as
+        the exponentials and the scale of each point, so that the product
+        with the values can scale whichever side is smaller. For another
+        centroid ``shift_j`` is the largest of its scores ``log r_ij + log w_i``
+        (the running maximum of an online softmax), and its weights come from
+        the logarithms, so that it still attends to its best points when
+        every product underflows; the weights are then returned whole.
 
         Returns
         -------
         weights : ndarray of shape (n_clusters, n_points)
+        point_scale : ndarray of shape (n_points,) or None
+            The factor of each point's column of ``weights``; None when the
+            weights are whole.
         totals : ndarray of shape (n_clusters,)
-            Each centroid's sum of ``weights``.
+            Each centroid's sum of the (scaled) weights.
         shift : ndarray of shape (n_clusters,)
         """
         n_points, n_clusters = self.exponentials.shape
-        by_point = self.exponentials * (sample_weight / self.totals)[:, None]
-        weights = by_point.T
-        totals = weights @ np.ones(n_points, dtype=weights.dtype)
+        weights = self.exponentials.T
+        point_scale = sample_weight / self.totals
+        totals = weights @ point_scale.astype(weights.dtype, copy=False)
         shift = np.zeros(n_clusters)
         tiny = np.sqrt(np.finfo(weights.dtype).tiny)
         # A centroid's total bounds its largest weight: above n_points * tiny
         # that weight is normal, below tiny it is not. Only centroids in
         # between need their largest weight itself.
         unsure = np.flatnonzero(~(totals >= n_points * tiny))
-        top = weights[unsure].max(axis=1, initial=0)
+        top = (weights[unsure] * point_scale).max(axis=1, initial=0)
         faint = unsure[~((top >= tiny) & np.isfinite(top))]
-        if faint.size and n_points:
-            with np.errstate(divide="ignore"):
-                log_weight = np.log(sample_weight)
-            scores = self.scaled_scores[:, faint].T - np.log(self.totals) + log_weight
-            faint_shift = scores.max(axis=1)
-            faint_shift[~np.isfinite(faint_shift)] = 0.0
-            scores -= faint_shift[:, None]
-            weights[faint] = np.exp(scores)
-            totals[faint] = weights[faint].sum(axis=1)
-            shift[faint] = faint_shift
-        return weights, totals, shift
+        if faint.size == 0 or n_points == 0:
+            return weights, point_scale, totals, shift
+        with np.errstate(divide="ignore"):
+            log_weight = np.log(sample_weight)
+        scores = self.log_scaled_scores(faint).T - np.log(self.totals) + log_weight
+        faint_shift = scores.max(axis=1)
+        faint_shift[~np.isfinite(faint_shift)] = 0.0
+        scores -= faint_shift[:, None]
+        weights = weights * point_scale
+        weights[faint] = np.exp(scores)
+        totals[faint] = weights[faint].sum(axis=1)
+        shift[faint] = faint_shift
+        return weights, None, totals, shift
 
     def dense(self):
         """The responsibilities as rows of a dense (n_points, n_clusters) matrix."""

@@ -516,3 +516,17 @@ def test_centroid_whose_responsibilities_straddle_the_underflow_edge(far):
 
     soft = TransformerSoftKMeans(3, beta=beta, init=init, max_iter=1).fit(X)
     assert_allclose(soft.cluster_centers_, expected, rtol=1e-10)
+
+
+def test_tiny_sample_weights_give_the_centers_of_the_weights_scaled_up():
+    # Weights of 1e-312 make every product r_ij * w_i subnormal (plain products
+    # would keep a few bits), so the weights are taken from the logarithms; a
+    # weighted mean does not change when every weight is scaled by a factor.
+    rng = np.random.RandomState(3)
+    X = rng.uniform(size=(300, 3))
+    w = rng.uniform(0.5, 2.0, size=300)
+    init = X[:4].copy()
+    params = dict(n_clusters=4, beta=20.0, init=init, max_iter=5, tol=0)
+    tiny = TransformerSoftKMeans(**params).fit(X, sample_weight=1e-312 * w)
+    plain = TransformerSoftKMeans(**params).fit(X, sample_weight=w)
+    assert_allclose(tiny.cluster_centers_, plain.cluster_centers_, rtol=1e-12)
