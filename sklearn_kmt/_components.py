@@ -25,8 +25,8 @@ and values are projected, scored, normalised over the keys, mixed and
 projected out, and the residual is added. The fast form (``__call__``)
 exploits the structure of the weights: selection matrices become slicing, a
 one-hot attention becomes a sparse matrix, the erase heads (self-attentions
-that pick the token itself) become subtractions, and the two attentions are
-fused over a stream of row chunks of point tokens (see
+that pick the token itself) become subtractions, and the two attentions run
+over a stream of row chunks of point tokens (see
 :mod:`sklearn_kmt._network`).
 """
 

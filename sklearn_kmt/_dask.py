@@ -110,8 +110,10 @@ def _block_points(block, data, sample_weight):
 def _assigned(block, points, centers, statistics=None):
     """The assignment attention over one block of point tokens, chunk by chunk.
 
-    With ``statistics``, the update attention reads the new slots into them
-    (the fused point stream of :class:`~sklearn_kmt._network.Block`).
+    With ``statistics``, the update attention reads each chunk's new slots
+    into them while the chunk is at hand (a block is one task, read on one
+    thread, so the large label chunks of
+    :class:`~sklearn_kmt._network.Block` would save little).
     """
     n_clusters = centers.shape[0]
     key_bias = block.assign_attention.key_bias(centers)

@@ -219,12 +219,16 @@ class Block:
         y_i <- gate(assign_attention(x_i ; centroids))        (overwrites y_i)
         c_j <- normalisation(c_j + update_attention(c_j ; points))
 
-    On the fast path the two attentions are fused: each chunk of point tokens
-    is assigned and at once added to the update attention's running sums, so
-    the slots of a chunk are never needed again, the way FlashAttention
-    streams keys. A gate needs the whole point stream first (its radius
-    depends on every point), so with a gate the update attention reads the
-    gated slots in a second pass.
+    On the fast path the point tokens stream through in chunks, so the full
+    score matrix is never held. Soft slots (and one-hot slots of points with
+    more features than there are centroids) are added to the update
+    attention's running sums while their chunk is at hand, so they are never
+    needed again, the way FlashAttention streams keys. Other one-hot slots are
+    an index per point: the update attention reads them after the stream, in
+    a few large chunks, which costs less than building sparse weights for
+    every small chunk. A gate needs the whole point stream first (its radius
+    depends on every point), so with a gate the update attention always
+    reads the gated slots after the stream.
 
     Examples
     --------
