@@ -111,9 +111,9 @@ def _assigned(block, points, centers, statistics=None):
     """The assignment attention over one block of point tokens, chunk by chunk.
 
     With ``statistics``, the update attention reads each chunk's new slots
-    into them while the chunk is at hand (a block is one task, read on one
-    thread, so the large label chunks of
-    :class:`~sklearn_kmt._network.Block` would save little).
+    into them while the chunk is at hand: one pass over the block, where
+    :class:`~sklearn_kmt._network.Block` reads many one-hot labels after its
+    stream, in large chunks.
     """
     n_clusters = centers.shape[0]
     key_bias = block.assign_attention.key_bias(centers)
