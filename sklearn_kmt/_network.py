@@ -58,7 +58,7 @@ def chunk_n_rows(points, n_clusters):
     return _balanced(points.n_tokens, rows)
 
 
-def label_chunk_n_rows(points):
+def label_chunk_n_rows(points, n_clusters):
     """Rows of point tokens the update attention reads together from labels.
 
     Per row, the sparse weights of a chunk hold a label, a weight and a
@@ -66,9 +66,9 @@ def label_chunk_n_rows(points):
     view (normalised or sparse points); within ``CACHE_BYTES``: larger
     temporaries were mapped afresh by the allocator in every layer (a single
     chunk of 100,000 rows took 1,200 page faults a layer, and a third more
-    time). When an eighth of the tokens is worth a thread (its data part has
-    at least ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most that
-    many, so that the worker threads share them.
+    time). When the layer is read on threads (:func:`threaded`), so is this
+    pass, and a chunk holds at most an eighth of the tokens, so that the
+    worker threads share them.
     """
     row_bytes = 24
     if points.is_sparse:
@@ -76,9 +76,8 @@ def label_chunk_n_rows(points):
     elif points.scale is not None:
         row_bytes += points.n_features * points.dtype.itemsize
     rows = CACHE_BYTES // row_bytes
-    shared = _shared_rows(points)
-    if shared * points.entries_per_token >= MIN_THREADED_PRODUCT:
-        rows = min(rows, shared)
+    if threaded(points, n_clusters):
+        rows = min(rows, _shared_rows(points))
     return _balanced(points.n_tokens, rows)
 
 
@@ -448,9 +447,9 @@ class Block:
                 points.chunk(rows), slots, sample_weight[rows]
             )
 
-        rows_per_chunk = label_chunk_n_rows(points)
+        rows_per_chunk = label_chunk_n_rows(points, n_clusters)
         chunks = points.rows(rows_per_chunk)
-        for partial in stream(read, chunks, rows_per_chunk < points.n_tokens):
+        for partial in stream(read, chunks, threaded(points, n_clusters)):
             statistics.add(*partial)
 
     def literal(self, point_tokens, centroid_tokens, points):
