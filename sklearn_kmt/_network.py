@@ -58,7 +58,7 @@ def chunk_n_rows(points, n_clusters):
     return _balanced(points.n_tokens, rows)
 
 
-def label_chunk_n_rows(points, n_clusters):
+def label_chunk_n_rows(points):
     """Rows of point tokens the update attention reads together from labels.
 
     Per row, the sparse weights of a chunk hold a label, a weight and a
@@ -66,9 +66,12 @@ def label_chunk_n_rows(points, n_clusters):
     view (normalised or sparse points); within ``CACHE_BYTES``: larger
     temporaries were mapped afresh by the allocator in every layer (a single
     chunk of 100,000 rows took 1,200 page faults a layer, and a third more
-    time). When the layer is read on threads (:func:`threaded`), so is this
-    pass, and a chunk holds at most an eighth of the tokens, so that the
-    worker threads share them.
+    time). This pass is read on threads when the layer is (:func:`threaded`);
+    when an eighth of the tokens is worth a thread on its own (its data part
+    has at least ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most
+    that many, so that more worker threads can share them. Smaller chunks
+    cost more than they share: on 100,000 x 50 points, eight chunks took 6%
+    longer a fit than two.
     """
     row_bytes = 24
     if points.is_sparse:
@@ -76,8 +79,9 @@ def label_chunk_n_rows(points, n_clusters):
     elif points.scale is not None:
         row_bytes += points.n_features * points.dtype.itemsize
     rows = CACHE_BYTES // row_bytes
-    if threaded(points, n_clusters):
-        rows = min(rows, _shared_rows(points))
+    shared = _shared_rows(points)
+    if shared * points.entries_per_token >= MIN_THREADED_PRODUCT:
+        rows = min(rows, shared)
     return _balanced(points.n_tokens, rows)
 
 
@@ -447,7 +451,7 @@ class Block:
                 points.chunk(rows), slots, sample_weight[rows]
             )
 
-        rows_per_chunk = label_chunk_n_rows(points, n_clusters)
+        rows_per_chunk = label_chunk_n_rows(points)
         chunks = points.rows(rows_per_chunk)
         for partial in stream(read, chunks, threaded(points, n_clusters)):
             statistics.add(*partial)
