@@ -386,8 +386,9 @@ class Block:
         # stream, in a few large chunks: one more read of the data part saves
         # building sparse weights for every chunk of the stream. A gate needs
         # the whole stream first anyway.
-        read_later = self.assign_attention.normalisation.one_hot and (
-            self.gate is not None or len(centers) >= points.entries_per_token
+        read_later = self.gate is not None or (
+            self.assign_attention.normalisation.one_hot
+            and len(centers) >= points.entries_per_token
         )
         fused = update and not read_later
         with_dissimilarities = with_dissimilarities or self.gate is not None

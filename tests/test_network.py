@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from sklearn import config_context, get_config
 from threadpoolctl import threadpool_limits
 
+from sklearn_kmt._components import AssignAttention, Softmax, TrimmingGate
 from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block, threaded
 from sklearn_kmt._tokens import PointTokens
 
@@ -231,3 +232,19 @@ def test_chunks_are_of_equal_size_within_the_budget(n):
     assert sum(sizes) == n
     assert max(sizes) - min(sizes[:-1] or sizes) <= 1
     assert sizes[-1] <= rows and rows - sizes[-1] < len(sizes)
+
+
+def test_a_gate_after_a_softmax_still_decides_what_the_update_reads():
+    # The update attention reads the gated slots: each centroid moves to the
+    # mean of the points the gate kept for it, whatever normalisation wrote
+    # the slots first.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 3))
+    block = kmeans_block(
+        assign_attention=AssignAttention(normalisation=Softmax(2.0)),
+        gate=TrimmingGate(0.1),
+    )
+    labels, centers = block(PointTokens(X, np.ones(500)), X[:4].copy())
+    assert np.count_nonzero(labels < 0) == 50
+    for j in range(4):
+        np.testing.assert_allclose(centers[j], X[labels == j].mean(axis=0))
