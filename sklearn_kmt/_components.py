@@ -46,6 +46,7 @@ from ._tokens import (
     OneHotSlots,
     SoftSlots,
     first_argmax,
+    scale_rows,
 )
 
 # -- the literal form: dense weights on the token space ------------------------
@@ -388,14 +389,6 @@ def _inverse_norms(squared_norms):
     inverse = np.zeros_like(norms)
     np.divide(1.0, norms, out=inverse, where=norms > 0)
     return inverse
-
-
-def _scale_rows(points, scale):
-    """Each row of dense or CSR ``points`` times its entry of ``scale``."""
-    scale = scale.astype(points.dtype, copy=False)
-    if sp.issparse(points):
-        return sp.csr_matrix(sp.diags(scale) @ points)
-    return points * scale[:, None]
 
 
 def nonzero_rows_and_centers(points, centers, labels):
@@ -961,7 +954,7 @@ class UpdateAttention:
             # Column i of the weights is scaled by point_scale[i]: scale the
             # smaller operand, the points when they have fewer features.
             if points.shape[1] < weights.shape[0]:
-                points = _scale_rows(points, point_scale)
+                points = scale_rows(points, point_scale.astype(points.dtype))
             else:
                 weights = weights * point_scale
         sums = weights @ points

@@ -68,6 +68,21 @@ def first_argmax(scores):
     return np.argmax(scores, axis=1)
 
 
+def scale_rows(matrix, scale):
+    """Each row of a dense or CSR ``matrix`` times its entry of ``scale``.
+
+    A CSR matrix takes new values, in its own type, on the same sparsity
+    structure: no copy of the indices.
+    """
+    if sp.issparse(matrix):
+        values = matrix.data * np.repeat(scale, np.diff(matrix.indptr))
+        return sp.csr_matrix(
+            (values.astype(matrix.dtype, copy=False), matrix.indices, matrix.indptr),
+            shape=matrix.shape,
+        )
+    return matrix * scale[:, None]
+
+
 class OneHotSlots:
     """Hard assignment slots ``y_i = e_{labels_i}`` of a chunk of points.
 
@@ -387,15 +402,7 @@ class PointTokens:
         block = self.data if whole and self.is_sparse else self.data[rows]
         if self.scale is None:
             return block
-        if sp.issparse(block):
-            # New values on the same sparsity structure: no copy of the indices.
-            row_lengths = np.diff(block.indptr)
-            values = block.data * np.repeat(self.scale[rows], row_lengths)
-            return sp.csr_matrix(
-                (values.astype(block.dtype, copy=False), block.indices, block.indptr),
-                shape=block.shape,
-            )
-        return block * self.scale[rows, None]
+        return scale_rows(block, self.scale[rows])
 
     def dense_rows(self, rows):
         """Data part of some tokens as a dense array."""
