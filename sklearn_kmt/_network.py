@@ -7,6 +7,7 @@ holds the package's only iteration loop.
 """
 
 import copy
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -160,6 +161,25 @@ def _single_threaded_blas():
             _LIMITED["users"] -= 1
             if _LIMITED["users"] == 0:
                 _LIMITED["limiter"].restore_original_limits()
+
+
+def _forget_inherited_threads():
+    """Drop, in a forked child, the parent's worker threads and BLAS limit.
+
+    A child process inherits the thread pools as objects but not their
+    threads: work handed to them would wait forever. It inherits the lock of
+    the BLAS limit in whatever state a parent's thread left it, and the
+    limit itself when the fork came during a threaded layer.
+    """
+    _POOLS.clear()
+    limiter = _LIMITED["limiter"] if _LIMITED["users"] else None
+    _LIMITED.update(lock=threading.Lock(), users=0, limiter=None)
+    if limiter is not None:
+        limiter.restore_original_limits()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_threads)
 
 
 def stream(read, chunks, threads=True):
