@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 )
 
 from ._network import Network
-from ._tokens import PointTokens
+from ._tokens import PointTokens, summed_duplicates
 
 
 def is_dask_array(X):
@@ -265,6 +265,7 @@ class BaseTransformerKMeans(
             copy=self.copy_x and centring,
             accept_large_sparse=True,
         )
+        X = summed_duplicates(X)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
             raise ValueError(
@@ -536,6 +537,7 @@ class BaseTransformerKMeans(
             order="C",
             accept_large_sparse=True,
         )
+        X = summed_duplicates(X)
         dtype = result_dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
         data_mean = getattr(self, "_data_mean", None)
         if dtype == np.float32 and data_mean is None and not sp.issparse(X):

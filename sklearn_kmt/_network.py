@@ -29,6 +29,7 @@ from ._tokens import (
     CentroidTokens,
     OneHotSlots,
     PointTokens,
+    summed_duplicates,
 )
 
 
@@ -998,7 +999,7 @@ class Network:
             with ``return_trace`` a ``trace`` of one :class:`LayerRecord` per
             layer.
         """
-        X = check_array(X, accept_sparse="csr", dtype=np.float64)
+        X = summed_duplicates(check_array(X, accept_sparse="csr", dtype=np.float64))
         centers = check_array(centers, dtype=np.float64)
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])

@@ -68,6 +68,20 @@ def first_argmax(scores):
     return np.argmax(scores, axis=1)
 
 
+def summed_duplicates(X):
+    """``X``, or for a CSR ``X`` with duplicate entries a copy with them summed.
+
+    SciPy allows a CSR matrix to store several entries at one position, and
+    they mean their sum; the layers read stored entries one by one, so they
+    need each position once. The caller's matrix is never changed. A matrix
+    in canonical format (sorted indices, no duplicates) is returned as it is.
+    """
+    if sp.issparse(X) and not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
 def scale_rows(matrix, scale):
     """Each row of a dense or CSR ``matrix`` times its entry of ``scale``.
 

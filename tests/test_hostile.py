@@ -52,6 +52,7 @@ CATALOGUE = [
     "CSR with explicit zeros",
     "CSR with unsorted indices",
     "CSR with int64 indices",
+    "CSR with duplicate entries",
     "object array of numbers",
     "object or string array of text",
     "ragged lists",
@@ -318,6 +319,52 @@ def test_unusual_csr_gives_the_dense_result(name, variant):
         estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-10, atol=1e-12
     )
     assert_array_equal(estimator.predict(X), reference.predict(dense))
+
+
+def with_duplicate_entries(X):
+    """CSR storing each non-zero of X as two entries at the same position,
+    its value split unevenly between them (SciPy sums duplicates)."""
+    X = sp.csr_matrix(X)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    first_part = np.round(0.3 * X.data, 1)
+    data = np.concatenate([first_part, X.data - first_part])
+    indices = np.concatenate([X.indices, X.indices])
+    order = np.argsort(np.concatenate([rows, rows]), kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(2 * np.diff(X.indptr))])
+    duplicated = sp.csr_matrix((data[order], indices[order], indptr), shape=X.shape)
+    assert not duplicated.has_canonical_format
+    return duplicated
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_csr_with_duplicate_entries_means_their_sum(name):
+    X = blobs(n_features=4)
+    X[::3, 1] = 0.0
+    duplicated = with_duplicate_entries(X)
+    summed = duplicated.toarray()  # what the matrix means
+    stored = [
+        duplicated.data.copy(),
+        duplicated.indices.copy(),
+        duplicated.indptr.copy(),
+    ]
+    init = two_blob_init(summed)
+    reference = ESTIMATORS[name](2, init=init, random_state=0).fit(summed)
+    estimator = ESTIMATORS[name](2, init=init, random_state=0).fit(duplicated)
+    assert_array_equal(estimator.labels_, reference.labels_)
+    assert_allclose(estimator.cluster_centers_, reference.cluster_centers_, rtol=1e-10)
+    assert estimator.inertia_ == pytest.approx(reference.inertia_, rel=1e-10)
+    assert_array_equal(estimator.predict(duplicated), reference.predict(summed))
+    assert_allclose(
+        estimator.transform(duplicated), reference.transform(summed), atol=1e-10
+    )
+    assert estimator.score(duplicated) == pytest.approx(
+        reference.score(summed), rel=1e-10
+    )
+    # The caller's matrix still stores its duplicates.
+    for kept, before in zip(
+        [duplicated.data, duplicated.indices, duplicated.indptr], stored, strict=True
+    ):
+        assert_array_equal(kept, before)
 
 
 @pytest.mark.parametrize("name", ESTIMATORS)
