@@ -972,9 +972,11 @@ class UpdateAttention:
         """
         attended = statistics.weights > 0
         new_centers = centers.copy()
-        new_centers[attended] = (
-            statistics.sums[attended] / statistics.weights[attended, None]
-        )
+        # Times the reciprocal of the weight, as scikit-learn's KMeans rounds
+        # it: a quotient rounds a mean lying exactly between two points the
+        # other way now and then, and the next assignment with it.
+        reciprocal = 1.0 / statistics.weights[attended]
+        new_centers[attended] = statistics.sums[attended] * reciprocal[:, None]
         return new_centers
 
     def parameters(self, n_features, n_clusters):

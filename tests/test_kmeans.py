@@ -296,6 +296,19 @@ def test_equals_sklearn_kmeans(problem, to_container):
     )
 
 
+def test_center_rounding_as_kmeans_on_a_point_halfway():
+    # The means of these clusters are repeated decimals; a point lies
+    # exactly halfway between two of them when each mean is the sum times
+    # the reciprocal of the weight (as KMeans rounds it), not the quotient.
+    X = np.repeat([-2.6, 1.8, 0.2, 1.6, -0.6, 0.8], 3)[:, None]
+    params = dict(n_clusters=2, init=[[-0.6], [1.8]], n_init=1)
+    km = TransformerKMeans(**params).fit(X)
+    ref = _reference(**params).fit(X)
+    assert (km.n_iter_, ref.n_iter_) == (3, 3)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert km.inertia_ == pytest.approx(10.92)
+
+
 def test_problems_cover_the_required_grid():
     # Guard against the problem list silently shrinking in coverage.
     assert len(PROBLEMS) >= 30
