@@ -39,10 +39,10 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
+from ._gemm import biased_products
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
-    KEY_MAJOR_MAX_KEYS,
     OneHotSlots,
     SoftSlots,
     first_argmax,
@@ -224,9 +224,9 @@ class Hardmax:
     one_hot : bool
         True: the slots it writes are one-hot, so a repeated assignment means
         the loop reached a fixed point.
-    key_major : None
-        The layout of the scores it is given is left to their shapes (see
-        :func:`query_key_products`).
+    key_major : bool
+        False: it takes the scores in the layout and rounding of KMeans' (see
+        :func:`query_key_products`), so that near ties go the same way.
 
     See Also
     --------
@@ -246,7 +246,7 @@ class Hardmax:
     """
 
     one_hot = True
-    key_major = None
+    key_major = False
 
     def __call__(self, scores):
         return OneHotSlots(first_argmax(scores), scores.shape[1])
@@ -337,47 +337,40 @@ class Softmax:
 
 # -- scores of the assignment attention -----------------------------------------
 
-# Up to KEY_MAJOR_MAX_KEYS keys, scores are laid out key by key. Measured per
-# 1,000 points with 8 keys: the score and hardmax take 10 instead of 26
-# microseconds for 2 features (float64). With many features the float32
-# product is slower in that layout (784 features: 536 instead of 278), so
-# float32 keeps it for few features only; the float64 product is not (518
-# instead of 543).
+# A softmax reduces over the keys, so it asks for scores laid out key by key;
+# in float32 that layout makes the product slower beyond this many features.
 KEY_MAJOR_MAX_FLOAT32_FEATURES = 64
 
 
-def query_key_products(points, keys, key_bias=None, key_major=None):
+def query_key_products(points, keys, key_bias=None, key_major=False):
     """The products ``x_i . c_j`` (plus ``key_bias[j]``) of a chunk of queries
     with every key, shape (m, k).
 
-    For dense queries and few keys, or when ``key_major`` asks for it, the
-    result is a key-major (Fortran-ordered) array: each key's scores are
-    contiguous, so that adding the key's bias and normalising over the keys
-    run along contiguous memory; in float32 only for few features, where the
-    product costs no more in that layout. For dense queries with fewer
-    features than keys, the bias enters the product through a constant
-    coordinate appended to the queries, as in the token construction, which
-    saves a pass over the scores.
+    By default they are rounded as scikit-learn's KMeans rounds its
+    distances (:func:`~sklearn_kmt._gemm.biased_products` for dense queries;
+    for CSR queries the sparse product, whose sums run over the stored
+    entries in order as KMeans' do, then the bias), so that a hardmax over
+    them breaks near ties as KMeans does. With ``key_major`` (a softmax, which
+    has no such reference) dense scores are laid out key by key
+    (Fortran-ordered), so that the reductions over the keys run along
+    contiguous memory; in float32 only for few features.
     """
     n_keys, n_features = keys.shape
-    if key_major is None:
-        key_major = n_keys <= KEY_MAJOR_MAX_KEYS
-    key_major = key_major and (
-        points.dtype != np.float32 or n_features <= KEY_MAJOR_MAX_FLOAT32_FEATURES
+    dense = not sp.issparse(points)
+    key_major = (
+        key_major
+        and dense
+        and (points.dtype != np.float32 or n_features <= KEY_MAJOR_MAX_FLOAT32_FEATURES)
     )
-    if not sp.issparse(points) and key_major:
+    if key_major:
         scores_by_key = keys @ points.T
         if key_bias is not None:
             scores_by_key += key_bias[:, None]
         return scores_by_key.T
-    if not sp.issparse(points) and key_bias is not None and n_features < n_keys:
-        queries = np.empty((points.shape[0], n_features + 1), dtype=points.dtype)
-        queries[:, :n_features] = points
-        queries[:, n_features] = 1
-        biased_keys = np.empty((n_keys, n_features + 1), dtype=keys.dtype, order="F")
-        biased_keys[:, :n_features] = keys
-        biased_keys[:, n_features] = key_bias
-        return queries @ biased_keys.T
+    if dense:
+        if key_bias is None:
+            key_bias = np.zeros(n_keys, dtype=points.dtype)
+        return biased_products(points, keys, key_bias)
     scores = safe_sparse_dot(points, keys.T, dense_output=True)
     if key_bias is not None:
         scores += key_bias
@@ -513,11 +506,12 @@ class SquaredEuclideanScore:
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
 
-    def scores(self, points, centers, key_bias, key_major=None):
+    def scores(self, points, centers, key_bias, key_major=False):
         """Scores of a chunk of point tokens against every centroid, (m, k).
 
         ``key_major`` asks for scores laid out key by key (see
-        :func:`query_key_products`); None leaves the layout to the shapes.
+        :func:`query_key_products`); by default they are rounded as KMeans
+        rounds them.
         """
         return query_key_products(points, centers, key_bias, key_major)
 
@@ -614,7 +608,7 @@ class ManhattanScore:
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
-    def scores(self, points, centers, key_bias, key_major=None):
+    def scores(self, points, centers, key_bias, key_major=False):
         # In the layout scikit-learn gives, whatever ``key_major`` asks.
         return -manhattan_distances(points, centers)
 
@@ -678,7 +672,7 @@ class CosineScore:
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
-    def scores(self, points, centers, key_bias, key_major=None):
+    def scores(self, points, centers, key_bias, key_major=False):
         unit_centers = centers * _inverse_norms(row_norms(centers, squared=True))[
             :, None
         ].astype(centers.dtype)
@@ -780,7 +774,7 @@ class AssignAttention:
         """The per-key bias of the score, computed once per layer."""
         return self.score.key_bias(centers)
 
-    def scores(self, points, centers, key_bias, key_major=None):
+    def scores(self, points, centers, key_bias, key_major=False):
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
         return self.score.scores(points, centers, key_bias, key_major)
 

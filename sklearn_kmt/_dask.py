@@ -117,7 +117,7 @@ def _assigned(block, points, centers, statistics=None):
     """
     n_clusters = centers.shape[0]
     key_bias = block.assign_attention.key_bias(centers)
-    keys = np.asfortranarray(centers)
+    keys = np.ascontiguousarray(centers)
     labels = np.empty(points.n_tokens, dtype=np.int32)
     for rows in points.rows(chunk_n_rows(points, n_clusters)):
         chunk = points.chunk(rows)

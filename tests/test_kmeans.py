@@ -309,6 +309,63 @@ def test_center_rounding_as_kmeans_on_a_point_halfway():
     assert km.inertia_ == pytest.approx(10.92)
 
 
+def tie_heavy_problems(kind, n_problems, seed):
+    """Small data on integer grids or repeated decimals, full of exact ties.
+
+    With at least three distinct points per cluster, so that no cluster
+    ends empty for lack of points (where KMeans' relocation differs by
+    design, see TransformerKMeans' Notes).
+    """
+    rng = np.random.RandomState(seed)
+    problems = []
+    while len(problems) < n_problems:
+        n_samples, n_features = rng.randint(20, 200), rng.randint(1, 9)
+        n_clusters = rng.randint(2, 17)
+        X = rng.randint(0, rng.randint(2, 10), size=(n_samples, n_features))
+        X = X.astype(np.float64)
+        if kind == "decimals":
+            X = X * 0.1 + rng.choice([0.0, 0.3])
+        if np.unique(X, axis=0).shape[0] < 3 * n_clusters:
+            continue
+        init = X[rng.choice(n_samples, n_clusters, replace=False)]
+        if np.unique(init, axis=0).shape[0] == n_clusters:
+            problems.append((X, init))
+    return problems
+
+
+@pytest.mark.parametrize("kind", ["integers", "decimals"])
+def test_tie_heavy_data_gives_the_labels_and_iterations_of_kmeans(kind, container):
+    # Which centroid wins an exact tie depends on how the score product and
+    # the center means round; KMeans' choices must be ours, layer by layer.
+    differing = []
+    for index, (X, init) in enumerate(tie_heavy_problems(kind, 150, seed=0)):
+        params = dict(n_clusters=init.shape[0], init=init, n_init=1)
+        km = TransformerKMeans(**params).fit(container(X))
+        ref = _reference(**params).fit(container(X))
+        if km.n_iter_ != ref.n_iter_ or not np.array_equal(km.labels_, ref.labels_):
+            differing.append(index)
+    assert differing == []
+
+
+def test_many_features_break_ties_as_kmeans(container):
+    # With many features BLAS adds the score product to the bias a block of
+    # features at a time, which a product followed by the bias rounds apart.
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 5, size=(2000, 300)).astype(np.float64)
+    differing = []
+    for trial in range(10):
+        members = [
+            rng.choice(2000, rng.randint(1, 7)) for _ in range(rng.randint(10, 20))
+        ]
+        init = np.array([X[rows].mean(axis=0) for rows in members])
+        params = dict(n_clusters=len(init), init=init, n_init=1, max_iter=1)
+        km = TransformerKMeans(**params).fit(container(X))
+        ref = _reference(**params).fit(container(X))
+        if not np.array_equal(km.labels_, ref.labels_):
+            differing.append(trial)
+    assert differing == []
+
+
 def test_problems_cover_the_required_grid():
     # Guard against the problem list silently shrinking in coverage.
     assert len(PROBLEMS) >= 30
