@@ -39,7 +39,7 @@ from sklearn.metrics.pairwise import (
 )
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from ._gemm import biased_products
+from ._gemm import biased_products, first_best_keys
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -224,9 +224,6 @@ class Hardmax:
     one_hot : bool
         True: the slots it writes are one-hot, so a repeated assignment means
         the loop reached a fixed point.
-    key_major : bool
-        False: it takes the scores in the layout and rounding of KMeans' (see
-        :func:`query_key_products`), so that near ties go the same way.
 
     See Also
     --------
@@ -246,10 +243,18 @@ class Hardmax:
     """
 
     one_hot = True
-    key_major = False
 
     def __call__(self, scores):
         return OneHotSlots(first_argmax(scores), scores.shape[1])
+
+    def slots(self, score, points, centers, key_bias):
+        """The slots of a chunk of point tokens: only the best key counts.
+
+        The score names each query's first best key itself
+        (``score.first_best``), which it can do faster than a full score
+        matrix and an argmax over it.
+        """
+        return OneHotSlots(score.first_best(points, centers, key_bias), len(centers))
 
     def __repr__(self):
         return "Hardmax()"
@@ -269,9 +274,6 @@ class Softmax:
     one_hot : bool
         False: soft slots never repeat exactly, so only the centroid shift stops
         the loop.
-    key_major : bool
-        True: it takes its maxima and sums over the keys, which run along
-        contiguous memory in scores laid out key by key.
 
     See Also
     --------
@@ -298,7 +300,6 @@ class Softmax:
     """
 
     one_hot = False
-    key_major = True
 
     def __init__(self, beta):
         self.beta = beta
@@ -315,6 +316,14 @@ class Softmax:
         if np.isinf(self.beta):
             scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
         return SoftSlots(scaled)
+
+    def slots(self, score, points, centers, key_bias):
+        """The slots of a chunk of point tokens, from all its scores.
+
+        It takes its maxima and sums over the keys, so it asks for scores
+        laid out key by key, where those run along contiguous memory.
+        """
+        return self(score.scores(points, centers, key_bias, key_major=True))
 
     def report(self, block, points, centers, labels, dissimilarities):
         """The free energy of the final state.
@@ -515,6 +524,12 @@ class SquaredEuclideanScore:
         """
         return query_key_products(points, centers, key_bias, key_major)
 
+    def first_best(self, points, centers, key_bias):
+        """Each point's first best centroid (a hardmax), as KMeans picks it."""
+        if sp.issparse(points):
+            return first_argmax(self.scores(points, centers, key_bias))
+        return first_best_keys(points, centers, key_bias)
+
     def pairwise(self, points, centers):
         """The dissimilarity of every point to every center."""
         return euclidean_distances(points, centers, squared=True)
@@ -612,6 +627,10 @@ class ManhattanScore:
         # In the layout scikit-learn gives, whatever ``key_major`` asks.
         return -manhattan_distances(points, centers)
 
+    def first_best(self, points, centers, key_bias):
+        """Each point's first best centroid (a hardmax over the scores)."""
+        return first_argmax(self.scores(points, centers, key_bias))
+
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||_1`` for every point token (chunked)."""
         return distance_to_assigned(
@@ -677,6 +696,10 @@ class CosineScore:
             :, None
         ].astype(centers.dtype)
         return query_key_products(points, unit_centers, key_major=key_major)
+
+    def first_best(self, points, centers, key_bias):
+        """Each point's first best centroid (a hardmax over the scores)."""
+        return first_argmax(self.scores(points, centers, key_bias))
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``1 - cos(x_i, c_{labels_i})`` for every point token."""
@@ -780,8 +803,7 @@ class AssignAttention:
 
     def __call__(self, points, centers, key_bias):
         """New assignment slots of a chunk of point tokens."""
-        scores = self.scores(points, centers, key_bias, self.normalisation.key_major)
-        return self.normalisation(scores)
+        return self.normalisation.slots(self.score, points, centers, key_bias)
 
     def parameters(self, n_features, n_clusters):
         """The head's projections, and those of the erase head of the slot."""

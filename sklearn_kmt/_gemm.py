@@ -75,8 +75,30 @@ _GEMM = {
 }
 
 
+def _fill_with_copies(flat, row):
+    """Write ``row`` over and over along the contiguous array ``flat``.
+
+    Each copy doubles the filled part: a few long copies, where broadcasting
+    ``row`` copies it once per row, which for short rows is slower.
+    """
+    filled = min(row.shape[0], flat.shape[0])
+    flat[:filled] = row[:filled]
+    while filled < flat.shape[0]:
+        step = min(filled, flat.shape[0] - filled)
+        flat[filled : filled + step] = flat[:step]
+        filled += step
+
+
 def _address(array):
     return array.__array_interface__["data"][0]
+
+
+# KMeans scores its samples in blocks of this many rows, the last block of
+# the data holding the rest (scikit-learn's CHUNK_SIZE). BLAS rounds a row
+# alike in calls of any number of whole blocks, but a call of a few rows may
+# take another path (a matrix-vector product for one row), so the partial
+# last block is scored by a call of its own, as KMeans does.
+KMEANS_BLOCK_ROWS = 256
 
 
 def biased_products(queries, keys, key_bias):
@@ -93,7 +115,8 @@ def biased_products(queries, keys, key_bias):
     -------
     scores : ndarray of shape (m, k), C-ordered
         Rounded as scikit-learn's KMeans rounds its distances (see the module
-        docstring).
+        docstring) when the queries start one of KMeans' blocks of
+        ``KMEANS_BLOCK_ROWS`` rows and end a block or the data.
     """
     dtype = np.result_type(queries.dtype, keys.dtype)
     queries = np.ascontiguousarray(queries, dtype=dtype)
@@ -102,9 +125,19 @@ def biased_products(queries, keys, key_bias):
     n_keys = keys.shape[0]
     # Column-major (k, m) is the row-major (m, k) that KMeans writes into.
     scores = np.empty((n_keys, n_queries), dtype=dtype, order="F")
-    scores[...] = np.asarray(key_bias, dtype=dtype)[:, None]
-    if n_queries == 0:
-        return scores.T
+    _fill_with_copies(scores.T.reshape(-1), np.asarray(key_bias, dtype=dtype))
+    whole = n_queries - n_queries % KMEANS_BLOCK_ROWS
+    for rows in (slice(0, whole), slice(whole, n_queries)):
+        if rows.stop > rows.start:
+            _accumulate_products(scores[:, rows], keys, queries[rows])
+    return scores.T
+
+
+def _accumulate_products(scores, keys, queries):
+    """``scores += keys @ queries.T`` with scores (k, m) column-major, by BLAS."""
+    n_keys, n_queries = scores.shape
+    n_features = keys.shape[1]
+    dtype = scores.dtype
     gemm, real = _GEMM[dtype]
     if gemm is None:
         python_gemm = scipy.linalg.blas.dgemm if dtype == np.float64 else None
@@ -112,7 +145,7 @@ def biased_products(queries, keys, key_bias):
         python_gemm(
             1.0, keys.T, queries.T, beta=1.0, c=scores, trans_a=True, overwrite_c=True
         )
-        return scores.T
+        return
     # Fortran's view of KMeans' row-major call: C' = op(A) B with A = keys
     # (n_features x k, transposed) and B = queries (n_features x m).
     m, n, k = ctypes.c_int(n_keys), ctypes.c_int(n_queries), ctypes.c_int(n_features)
@@ -132,4 +165,94 @@ def biased_products(queries, keys, key_bias):
         _address(scores),
         ctypes.byref(m),
     )
-    return scores.T
+
+
+# Up to this many keys and features, a chunk's best keys come from scores
+# laid out key by key (a few vector operations per key), checked against the
+# rounding of KMeans' product.
+CERTIFIED_MAX_KEYS = 16
+CERTIFIED_MAX_FEATURES = 16
+
+
+def first_best_keys(queries, keys, key_bias):
+    """The first largest ``key_bias[j] + queries[i] . keys[j]`` of each query,
+    as scikit-learn's KMeans picks it.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (m, n_features)
+    keys : ndarray of shape (k, n_features)
+    key_bias : ndarray of shape (k,)
+
+    Returns
+    -------
+    labels : ndarray of shape (m,) of integers
+
+    Notes
+    -----
+    With many keys the scores are :func:`biased_products` and the labels
+    their ``np.argmax``. With few keys and features, ``np.argmax`` over short
+    rows costs more than the product; the scores are then computed key by
+    key, with NumPy's product, and a running maximum over the keys keeps the
+    best and the second best score of each query. Any two ways of summing
+    the ``n_features + 1`` terms of a score differ from its exact value, and
+    so from each other, by at most ``2 gamma (|b| + ||x|| ||c||)`` with
+    ``gamma = (n_features + 1) u / (1 - (n_features + 1) u)`` and ``u`` the
+    unit roundoff; a query whose best score leads the second by more than
+    twice that bound has the same best key in KMeans' rounding. The blocks
+    of ``KMEANS_BLOCK_ROWS`` queries that hold one near a tie are scored
+    again with :func:`biased_products`.
+    """
+    n_keys, n_features = keys.shape
+    if n_keys > CERTIFIED_MAX_KEYS or n_features > CERTIFIED_MAX_FEATURES:
+        return np.argmax(biased_products(queries, keys, key_bias), axis=1)
+    dtype = np.result_type(queries.dtype, keys.dtype)
+    keys = keys.astype(dtype, copy=False)
+    key_bias = np.asarray(key_bias, dtype=dtype)
+    scores_by_key = keys @ queries.T
+    scores_by_key += key_bias[:, None]
+    labels, gap = _best_key_and_gap(scores_by_key)
+    unit_roundoff = np.finfo(dtype).eps / 2
+    terms = (n_features + 1) * unit_roundoff
+    gamma = terms / (1 - terms)
+    largest_query = np.sqrt(n_features) * max(
+        float(queries.max(initial=0)), -float(queries.min(initial=0))
+    )
+    largest_key = float(np.sqrt(np.max(np.einsum("ij,ij->i", keys, keys))))
+    # Twice the bound of the difference of two roundings, enlarged for the
+    # rounding of the bound itself.
+    largest_bias = float(np.max(np.abs(key_bias)))
+    margin = 4.5 * gamma * (largest_bias + largest_query * largest_key)
+    # The blocks, as KMeans scores them, that hold a query near a tie.
+    blocks = np.unique(np.flatnonzero(~(gap > margin)) // KMEANS_BLOCK_ROWS)
+    for start in (blocks * KMEANS_BLOCK_ROWS).tolist():
+        rows = slice(start, start + KMEANS_BLOCK_ROWS)
+        labels[rows] = np.argmax(biased_products(queries[rows], keys, key_bias), 1)
+    return labels
+
+
+def _best_key_and_gap(scores_by_key):
+    """First largest score's key and its lead over the second, per query.
+
+    ``scores_by_key`` has shape (k, m), each key's scores contiguous; a later
+    key wins only if strictly larger, so ties go to the first key.
+    """
+    n_keys, n_queries = scores_by_key.shape
+    best = scores_by_key[0].copy()
+    second = np.full(n_queries, -np.inf, dtype=best.dtype)
+    # The smallest integer type holding the keys: the label updates are as
+    # many passes as the score updates.
+    labels = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys - 1))
+    larger = np.empty(n_queries, dtype=bool)
+    loser = np.empty_like(best)
+    candidate = np.empty_like(labels)
+    for key in range(1, n_keys):
+        scores = scores_by_key[key]
+        np.greater(scores, best, out=larger)
+        np.minimum(scores, best, out=loser)
+        np.maximum(second, loser, out=second)
+        np.maximum(best, scores, out=best)
+        # Keys come in increasing order: the label is the last key that won.
+        np.multiply(larger, key, out=candidate, casting="unsafe")
+        np.maximum(labels, candidate, out=labels)
+    return labels, np.subtract(best, second, out=best)

@@ -23,6 +23,7 @@ from ._components import (
     UpdateAttention,
     slot_labels,
 )
+from ._gemm import KMEANS_BLOCK_ROWS
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -45,9 +46,12 @@ def chunk_n_rows(points, n_clusters):
     it is large; each worker thread holds one chunk at a time. When the
     layer is worth sharing among threads (:func:`threaded`), a chunk also
     holds at most an eighth of the tokens (but at least ``MIN_CHUNK_ROWS``),
-    so that worker threads have chunks to share. The chunks are of equal
-    size (to a row), so that no thread waits on a long one. The size does
-    not depend on the number of threads, so neither do the results.
+    so that worker threads have chunks to share. The chunks are of nearly
+    equal size, so that no thread waits on a long one: a whole number of
+    KMeans' blocks of ``KMEANS_BLOCK_ROWS`` rows (at least one, whatever the
+    budget), so that the score product rounds as KMeans' does (see
+    :mod:`sklearn_kmt._gemm`). The size does not depend on the number of
+    threads, so neither do the results.
     """
     if points.is_sparse:
         row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
@@ -57,7 +61,10 @@ def chunk_n_rows(points, n_clusters):
     rows = max(1, int(budget // (row_items * points.dtype.itemsize)))
     if threaded(points, n_clusters):
         rows = min(rows, _shared_rows(points))
-    return _balanced(points.n_tokens, rows)
+    blocks = max(1, rows // KMEANS_BLOCK_ROWS)
+    n_blocks = -(-points.n_tokens // KMEANS_BLOCK_ROWS)
+    rows = KMEANS_BLOCK_ROWS * _balanced(n_blocks, blocks)
+    return max(1, min(rows, points.n_tokens))
 
 
 def label_chunk_n_rows(points):
@@ -189,19 +196,21 @@ def stream(read, chunks, threads=True):
     When ``threads`` and BLAS may use several threads, the chunks go out to
     as many worker threads, each with a single-threaded BLAS, the way
     scikit-learn's OpenMP loop does: NumPy and SciPy release the GIL in the
-    work of a chunk. A worker takes the next chunk as soon as it is done with
-    one (no barrier between rounds); the results, small next to the chunks,
-    are used in chunk order, so the outcome does not depend on the number of
-    workers.
+    work of a chunk. A worker takes the next chunk as soon as it is done
+    with one (no barrier between rounds); the results, small next to the
+    chunks, are used in chunk order, so the outcome does not depend on the
+    number of workers. Otherwise the chunks are read in turn, BLAS still on
+    one thread: a layer too small to share among worker threads has products
+    too small for BLAS's own threads, whose start costs more than they save.
     """
     chunks = list(chunks)
     n_workers = min(len(chunks), _blas_threads()) if threads else 1
-    if n_workers <= 1:
-        yield from map(read, chunks)
-        return
-    if n_workers not in _POOLS:
-        _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
     with _single_threaded_blas():
+        if n_workers <= 1:
+            yield from map(read, chunks)
+            return
+        if n_workers not in _POOLS:
+            _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
         yield from _POOLS[n_workers].map(read, chunks)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.cluster import KMeans
 
 from sklearn_kmt._components import (
     AssignAttention,
@@ -229,3 +230,29 @@ def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
 
     kept = TrimmingGate(trim_fraction).kept(dissimilarities, sample_weight)
     np.testing.assert_array_equal(kept, expected)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "n_features, n_clusters", [(2, 5), (8, 16), (3, 40), (300, 12)], ids=str
+)
+def test_best_keys_are_those_kmeans_predicts_on_tie_heavy_data(n_features, n_clusters):
+    # Integer data and centers that are means of a few rows: many exact and
+    # near ties, decided as KMeans' own product rounds them (in blocks of 256
+    # rows, the last one partial).
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
+    score = SquaredEuclideanScore()
+    for _ in range(5):
+        centers = np.array(
+            [
+                X[rng.choice(3001, rng.randint(1, 7))].mean(axis=0)
+                for _ in range(n_clusters)
+            ]
+        )
+        # Any fit gives KMeans its fitted state; the centers are then set.
+        kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
+        kmeans.fit(X[: n_clusters * 3])
+        kmeans.cluster_centers_ = centers
+        labels = score.first_best(X, centers, score.key_bias(centers))
+        np.testing.assert_array_equal(labels, kmeans.predict(X))
