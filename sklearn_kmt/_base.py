@@ -274,6 +274,8 @@ class BaseTransformerKMeans(
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
+        if block.gate is not None:
+            block.gate.check_enough_kept(sample_weight, self.n_clusters)
         init = self.init
         if self._init_is_array():
             init = check_array(init, dtype=X.dtype, copy=True, order="C")

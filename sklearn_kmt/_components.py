@@ -1431,6 +1431,39 @@ class TrimmingGate:
     def __init__(self, trim_fraction):
         self.trim_fraction = trim_fraction
 
+    def budget(self, total_weight, n_points):
+        """The weight the gate may trim: ``trim_fraction`` of the total.
+
+        Widened by the rounding error of the fraction and of sums of
+        ``n_points`` weights, so that a cumulative weight equal to the
+        fraction of the total in exact arithmetic is within the budget: 0.29
+        of 100 unit weights trims 29 points (``0.29 * 100`` rounds to
+        28.999999999999996), and weights of 0.1 trim the points that weights
+        of 1 trim.
+        """
+        rounding = 2 * (n_points + 1) * np.finfo(np.float64).eps
+        return self.trim_fraction * total_weight * (1 + rounding)
+
+    def check_enough_kept(self, sample_weight, n_clusters):
+        """Raise a ValueError when a layer may keep fewer points than clusters.
+
+        The gate keeps at least the points beyond the largest number whose
+        total weight fits in the budget: with unit weights, exactly
+        ``n - floor(trim_fraction * n)``.
+        """
+        n_points = sample_weight.shape[0]
+        lightest_first = np.cumsum(np.sort(sample_weight), dtype=np.float64)
+        budget = self.budget(lightest_first[-1], n_points)
+        n_trimmable = int(np.searchsorted(lightest_first, budget, side="right"))
+        n_kept = n_points - n_trimmable
+        if n_kept < n_clusters:
+            with_weights = "" if np.all(sample_weight == 1) else " as few as"
+            raise ValueError(
+                f"trim_fraction={self.trim_fraction} keeps{with_weights} "
+                f"{n_kept} of the {n_points} samples, fewer than "
+                f"n_clusters={n_clusters}: lower trim_fraction or n_clusters."
+            )
+
     def kept(self, dissimilarities, sample_weight):
         """Mask of the points the gate keeps.
 
@@ -1440,7 +1473,7 @@ class TrimmingGate:
         are sorted.
         """
         n_points = dissimilarities.shape[0]
-        budget = self.trim_fraction * np.sum(sample_weight, dtype=np.float64)
+        budget = self.budget(np.sum(sample_weight, dtype=np.float64), n_points)
         kept = np.ones(n_points, dtype=bool)
         if np.all(sample_weight == 1):
             # Unit weights: the farthest floor(budget) points, no ordering.

@@ -254,9 +254,9 @@ def _trimming_cutoff(candidates, budget):
     return dissimilarities[end], int(index[end])
 
 
-def trimming_cutoff(points, dissimilarity_blocks, trim_fraction):
+def trimming_cutoff(points, dissimilarity_blocks, gate):
     """The delayed ``(radius, last)`` of a gate, from each block's dissimilarities."""
-    budget = trim_fraction * points.total_weight
+    budget = gate.budget(points.total_weight, points.n_samples)
     candidates = [
         delayed(_block_candidates)(dissimilarities, start, weight, budget)
         for dissimilarities, (_, weight, start) in zip(
@@ -403,7 +403,7 @@ class DaskPass:
             cutoff = trimming_cutoff(
                 points,
                 [dissimilarities for _, dissimilarities in measured],
-                block.gate.trim_fraction,
+                block.gate,
             )
             assigned = [
                 delayed(_gate_block, nout=2)(
@@ -572,7 +572,7 @@ def scaled_tolerance(tol, points, block):
             delayed(_distances_to_mean)(rows, mean)
             for rows in data.to_delayed().ravel().tolist()
         ]
-        cutoff = trimming_cutoff(points, distances, block.gate.trim_fraction)
+        cutoff = trimming_cutoff(points, distances, block.gate)
         kept = da.concatenate(
             [
                 da.from_delayed(

@@ -274,11 +274,11 @@ def test_as_many_clusters_as_samples(name):
     rng = np.random.RandomState(1)
     X = rng.uniform(0.5, 3.0, (40, 3))
     estimator = ESTIMATORS[name](40, random_state=0)
-    if name == "trimmed":  # the 4 trimmed samples leave 4 clusters empty
-        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+    if name == "trimmed":  # 4 trimmed samples would leave 4 clusters empty
+        with pytest.raises(ValueError, match="keeps 36 of the 40 samples"):
             fit_keeping(estimator, X)
-    else:
-        fit_keeping(estimator, X)
+        return
+    fit_keeping(estimator, X)
     kept = estimator.labels_ >= 0
     assert np.unique(estimator.labels_[kept]).size == kept.sum()
     assert estimator.inertia_ == pytest.approx(0.0, abs=1e-12)

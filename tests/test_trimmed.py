@@ -7,6 +7,7 @@ package's stopping rule) written below.
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils._testing import assert_allclose, assert_array_equal
 
 from sklearn_kmt import TransformerKMeans, TransformerTrimmedKMeans
+from sklearn_kmt._network import Network
 
 from _references import (
     assert_centers_close,
@@ -281,7 +283,13 @@ def test_problems_cover_the_required_grid():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_samples", [50, 101, 333])
+def _floor_of_the_fraction(trim_fraction, n_samples):
+    """floor(trim_fraction * n_samples) in the decimal the user wrote: the
+    float product rounds 0.29 * 100 to 28.999999999999996."""
+    return math.floor(Fraction(repr(trim_fraction)) * n_samples)
+
+
+@pytest.mark.parametrize("n_samples", [50, 100, 101, 333])
 @pytest.mark.parametrize("trim_fraction", [0.01, 0.1, 0.29, 0.5, 0.7])
 def test_unit_weights_trim_floor_of_the_fraction(n_samples, trim_fraction):
     X = np.random.RandomState(n_samples).uniform(-5.0, 5.0, size=(n_samples, 2))
@@ -290,12 +298,59 @@ def test_unit_weights_trim_floor_of_the_fraction(n_samples, trim_fraction):
         X
     )
 
-    n_trimmed = math.floor(trim_fraction * n_samples)
+    n_trimmed = _floor_of_the_fraction(trim_fraction, n_samples)
     assert np.sum(est.labels_ == -1) == n_trimmed
     # the trimmed points are the farthest ones from their nearest center
     d = np.min(squared_distances(X, est.cluster_centers_), axis=1)
     if 0 < n_trimmed:
         assert d[est.labels_ == -1].min() >= d[est.labels_ >= 0].max()
+
+
+@pytest.mark.parametrize("trim_fraction", [0.29, 0.3, 0.7])
+@pytest.mark.parametrize("factor", [0.1, 1e-3, 3.0, 7.7])
+def test_a_constant_factor_on_the_weights_trims_the_same_samples(
+    trim_fraction, factor, container
+):
+    X = np.random.RandomState(1).uniform(-5.0, 5.0, size=(100, 2))
+    init = X[:3]
+    params = dict(n_clusters=3, trim_fraction=trim_fraction, init=init, n_init=1)
+    unit = TransformerTrimmedKMeans(**params).fit(container(X))
+    scaled = TransformerTrimmedKMeans(**params).fit(
+        container(X), sample_weight=np.full(100, factor)
+    )
+    assert np.sum(unit.labels_ == -1) == _floor_of_the_fraction(trim_fraction, 100)
+    assert_array_equal(scaled.labels_, unit.labels_)
+
+
+@pytest.mark.parametrize(
+    "trim_fraction, n_clusters, sample_weight, match",
+    [
+        (
+            0.75,
+            4,
+            None,
+            "trim_fraction=0.75 keeps 3 of the 10 samples, fewer than n_clusters=4",
+        ),
+        (0.6, 4, None, None),  # keeps exactly 4
+        (0.5, 6, np.r_[np.full(5, 0.1), np.ones(5)], "keeps as few as 3 of the 10"),
+    ],
+)
+def test_fewer_kept_samples_than_clusters_raise(
+    trim_fraction, n_clusters, sample_weight, match, monkeypatch
+):
+    X = np.random.RandomState(0).uniform(size=(10, 2))
+    estimator = TransformerTrimmedKMeans(n_clusters, trim_fraction=trim_fraction)
+    if match is None:
+        estimator.fit(X, sample_weight=sample_weight)
+        assert np.count_nonzero(estimator.labels_ >= 0) == 4
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a layer ran before the input was refused")
+
+    monkeypatch.setattr(Network, "_run", refuse)
+    with pytest.raises(ValueError, match=match):
+        estimator.fit(X, sample_weight=sample_weight)
 
 
 def _line_with_weighted_outliers():
