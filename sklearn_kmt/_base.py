@@ -451,13 +451,7 @@ class BaseTransformerKMeans(
                 random_state=random_state,
             )
         elif isinstance(init, str) and init == "random":
-            seeds = random_state.choice(
-                X.shape[0],
-                size=self.n_clusters,
-                replace=False,
-                p=sample_weight / sample_weight.sum(),
-            )
-            centers = X[seeds]
+            centers = X[self._random_seeds(sample_weight, random_state)]
         elif callable(init):
             centers = init(X, self.n_clusters, random_state=random_state)
             centers = check_array(
@@ -469,6 +463,30 @@ class BaseTransformerKMeans(
         if sp.issparse(centers):
             centers = centers.toarray()
         return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    def _random_seeds(self, sample_weight, random_state):
+        """``n_clusters`` distinct samples drawn with probability proportional
+        to their weight, as KMeans draws them.
+
+        When fewer samples than clusters have weight (behind a normalisation:
+        a direction), all of them are seeds, and the others are drawn
+        uniformly among the rest, where KMeans would fail.
+        """
+        probability = sample_weight / sample_weight.sum()
+        drawable = np.flatnonzero(probability > 0)
+        if drawable.size >= self.n_clusters:
+            return random_state.choice(
+                sample_weight.shape[0],
+                size=self.n_clusters,
+                replace=False,
+                p=probability,
+            )
+        rest = random_state.choice(
+            np.flatnonzero(probability == 0),
+            size=self.n_clusters - drawable.size,
+            replace=False,
+        )
+        return np.concatenate([drawable, rest])
 
     def _init_is_array(self):
         return not (isinstance(self.init, str) or callable(self.init))

@@ -710,7 +710,8 @@ class CosineScore:
             cosines = dot_with_assigned(chunk, centers, labels[rows])
             cosines *= inverse_center_norms[labels[rows]]
             cosines *= _inverse_norms(row_norms(chunk, squared=True))
-            dissimilarities[rows] = 1 - cosines
+            # A cosine may round above 1 (two equal rows): never below 0.
+            dissimilarities[rows] = np.maximum(1 - cosines, 0)
         return dissimilarities
 
     def pairwise(self, points, centers):

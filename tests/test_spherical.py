@@ -407,6 +407,54 @@ def test_zero_rows_do_not_take_a_center(container, weighted):
     assert_array_equal(np.unique(est.labels_[nonzero]), [0, 1, 2])
 
 
+def _mostly_zero_rows(n_nonzero, n_samples=200, n_features=30, seed=0):
+    """Non-negative sparse rows (TF-IDF-like); all but ``n_nonzero`` are zero,
+    as for documents of stop words only."""
+    rng = np.random.RandomState(seed)
+    X = np.zeros((n_samples, n_features))
+    rows = rng.choice(n_samples, n_nonzero, replace=False)
+    X[rows] = rng.exponential(size=(n_nonzero, n_features)) * (
+        rng.rand(n_nonzero, n_features) < 0.3
+    )
+    X[rows, rng.randint(n_features, size=n_nonzero)] += 1.0  # no empty row among them
+    return X, np.sort(rows)
+
+
+@pytest.mark.parametrize("n_init", [1, 10])
+def test_random_init_draws_among_the_rows_with_a_direction(container, n_init):
+    X, rows = _mostly_zero_rows(n_nonzero=8)
+    est = TransformerSphericalKMeans(
+        6, init="random", n_init=n_init, max_iter=1, random_state=0
+    ).fit(container(X))
+    # Every seed is a normalised non-zero row: none is a zero row.
+    unit_rows = X[rows] / np.linalg.norm(X[rows], axis=1, keepdims=True)
+    matches = np.isclose(est.init_centers_ @ unit_rows.T, 1.0)
+    assert np.all(matches.sum(axis=1) == 1)
+    assert np.unique(matches.argmax(axis=1)).size == 6
+
+
+def test_random_init_with_fewer_directions_than_clusters_seeds_them_all(container):
+    X, rows = _mostly_zero_rows(n_nonzero=4)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        est = TransformerSphericalKMeans(
+            6, init="random", n_init=1, random_state=0
+        ).fit(container(X))
+    unit_rows = X[rows] / np.linalg.norm(X[rows], axis=1, keepdims=True)
+    # Each of the four directions seeds a center; two seeds are zero rows.
+    assert np.all(np.isclose(est.init_centers_ @ unit_rows.T, 1.0).sum(axis=0) == 1)
+    assert np.count_nonzero(np.linalg.norm(est.init_centers_, axis=1) == 0) == 2
+    assert_array_equal(np.unique(est.labels_[rows]).size, 4)
+
+
+def test_inertia_is_never_negative(container):
+    # Two equal rows: their cosine rounds to 1 + 2.2e-16, and 1 - cos below 0.
+    x = np.array([5.44883183, 4.23654799, 6.45894113])
+    X = np.array([x, x])
+    est = TransformerSphericalKMeans(1, init=X[:1]).fit(container(X))
+    assert est.inertia_ == 0
+    assert est.score(container(X)) == 0
+
+
 def test_center_of_zero_rows_only_stays_at_zero(container):
     X, zero_rows = _data_with_zero_rows()
     # the first center points away from the (non-negative) data: only the
