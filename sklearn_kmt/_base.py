@@ -152,6 +152,9 @@ class BaseTransformerKMeans(
     _patience = 1
     # Seedings run for n_init="auto" with a ++ seeding.
     _auto_n_init_plusplus = 1
+    # Whether a fit that max_iter ends before the stopping rule holds warns
+    # (KMeans does not; a sampled search that has not settled should).
+    _warns_when_unconverged = False
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
@@ -374,6 +377,13 @@ class BaseTransformerKMeans(
                 "in X.",
                 ConvergenceWarning,
                 stacklevel=5,  # the caller of fit
+            )
+        if self._warns_when_unconverged and not output.converged:
+            warnings.warn(
+                "Maximum number of iteration reached before convergence. "
+                "Consider increasing max_iter to improve the fit.",
+                ConvergenceWarning,
+                stacklevel=5,
             )
         self.network_ = network
         self.cluster_centers_ = centers

@@ -1126,7 +1126,9 @@ class MedoidSamplingAttention(UpdateAttention):
         drawn = by_key[_rank_in_group(labels[by_key]) < self.n_candidates]
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
-        candidate_points = points.dense_rows(candidates)
+        # Sparse data stays sparse: k (m + 1) dense rows of many features
+        # would outweigh the data.
+        candidate_points = points.chunk(candidates)
 
         costs = np.zeros(candidates.shape[0])
         # Each chunk holds the dissimilarities of its rows to every candidate.
@@ -1139,7 +1141,7 @@ class MedoidSamplingAttention(UpdateAttention):
             np.lexsort((costs, candidate_cluster)), candidate_cluster
         )
         new_centers = centers.copy()
-        new_centers[candidate_cluster[best]] = candidate_points[best]
+        new_centers[candidate_cluster[best]] = points.dense_rows(candidates[best])
         weights = np.bincount(
             labels[members], weights=sample_weight[members], minlength=len(centers)
         )
@@ -1196,13 +1198,30 @@ class MedoidSamplingAttention(UpdateAttention):
         return new_centroid_tokens, candidates_map
 
     def report(self, block, points, centers, labels, dissimilarities):
-        """The index of the data point each centroid sits on (its coordinates)."""
+        """The index of the sample each medoid is, a different one for each.
+
+        A medoid is the sample at its coordinates, preferably a member of its
+        own cluster; identical samples are told apart by taking for each
+        medoid the first not taken by an earlier one. A centroid that never
+        moved onto a sample (a starting point no sample was nearest to, in a
+        fit too short to relocate it) names its nearest sample.
+        """
         indices = np.empty(centers.shape[0], dtype=np.intp)
+        taken = np.zeros(points.n_tokens, dtype=bool)
         for j in range(centers.shape[0]):
             distances = _COORDINATES.dissimilarity_to_assigned(
                 points, centers, np.full(points.n_tokens, j), points.n_tokens
             )
-            indices[j] = np.argmin(distances)
+            distances[taken] = np.inf
+            at_medoid = np.flatnonzero(distances == 0)
+            members = at_medoid[labels[at_medoid] == j]
+            if members.size:
+                indices[j] = members[0]
+            elif at_medoid.size:
+                indices[j] = at_medoid[0]
+            else:
+                indices[j] = np.argmin(distances)
+            taken[indices[j]] = True
         return {"medoid_indices": indices}
 
     def __repr__(self):

@@ -90,10 +90,16 @@ class TransformerKMedoids(BaseTransformerKMeans):
         Number of features seen during fit.
 
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Names of the features seen during fit, when X has string feature names.
+        Names of features seen during fit. Defined only when `X` has feature
+        names that are all strings.
 
     network_ : Network
         The transformer that ran.
+
+    init_centers_ : ndarray of shape (n_clusters, n_features)
+        The centroids the kept run started from (its seeding), in the
+        coordinates of the data: ``network_.forward(X, init_centers_,
+        n_iter_)`` replays the fit.
 
     See Also
     --------
@@ -161,6 +167,7 @@ class TransformerKMedoids(BaseTransformerKMeans):
     tol = 0.0
     copy_x = True
     _patience = 3
+    _warns_when_unconverged = True
     # A sampled alternating search ends in a local optimum that depends on
     # its seeding more than k-means does: the best of five comes within 1%
     # of FasterPAM on average (see the Notes).

@@ -627,6 +627,24 @@ class Block:
             points, centers, labels, chunk_n_rows(points, len(centers))
         )
 
+    def printed_objective(self, points, centers, labels):
+        """What a verbose fit prints after a layer, as ``(name, value)``.
+
+        The inertia, as KMeans prints it; for soft slots the free energy,
+        the objective soft k-means decreases (the inertia of the most
+        responsible centroids may rise from layer to layer).
+        """
+        kept = labels >= 0
+        dissimilarities = self.dissimilarities(
+            points, centers, np.where(kept, labels, 0)
+        )
+        normalisation = self.assign_attention.normalisation
+        if normalisation.one_hot:
+            weights = np.where(kept, points.sample_weight, 0)
+            return "inertia", float(np.dot(weights, dissimilarities))
+        report = normalisation.report(self, points, centers, labels, dissimilarities)
+        return "free energy", report["free_energy"]
+
     def objective(self, points, centers, labels, dissimilarities=None):
         """Weighted dissimilarities to the assigned centroids; gated points excluded."""
         report = self.report(points, centers, labels, False, dissimilarities)
@@ -766,6 +784,9 @@ class NetworkOutput:
         Number of layers applied (Lloyd iterations).
     strict_convergence : bool
         Whether the loop stopped because the assignment no longer changed.
+    converged : bool
+        Whether the loop stopped by its stopping rule rather than because
+        ``max_layers`` layers ran.
     trace : list of LayerRecord or None
         One record per layer, when a trace was asked for.
     dissimilarities : ndarray of shape (n_samples,) or None
@@ -781,11 +802,13 @@ class NetworkOutput:
         strict_convergence,
         trace=None,
         dissimilarities=None,
+        converged=None,
     ):
         self.labels = labels
         self.centers = centers
         self.n_layers = n_layers
         self.strict_convergence = strict_convergence
+        self.converged = strict_convergence if converged is None else converged
         self.trace = trace
         self.dissimilarities = dissimilarities
         self.sampling_state = None
@@ -1035,28 +1058,37 @@ class Network:
         converges_strictly = stopping and self.block.converges_strictly
         with_labels = converges_strictly or self.verbose or return_trace
         calm_layers = 0
+        converged = False
         layer = -1
         for layer in range(max_layers):
             labels, new_centers, attention = layer_pass.layer(centers, with_labels)
-            if self.verbose or return_trace:
+            if self.verbose and points is not None:
+                # KMeans' line: the objective of the new assignment at the
+                # centroids it was made with.
+                name, value = self.block.printed_objective(points, centers, labels)
+                print(f"Iteration {layer}, {name} {value}.")
+            if return_trace:
                 objective = self.block.objective(points, new_centers, labels)
-                if self.verbose:
-                    print(f"Layer {layer}: objective {objective:.6g}")
-                if return_trace:
-                    trace.append(LayerRecord(new_centers, labels, objective, attention))
+                trace.append(LayerRecord(new_centers, labels, objective, attention))
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
             if converges_strictly and layer_pass.unchanged(labels, previous_labels):
-                strict_convergence = True
+                strict_convergence = converged = True
                 if self.verbose:
-                    print(f"Converged at layer {layer}: assignments unchanged.")
+                    print(f"Converged at iteration {layer}: strict convergence.")
                 break
             calm_layers = calm_layers + 1 if shift <= self.tol else 0
             if stopping and calm_layers >= self.patience:
+                converged = True
                 if self.verbose:
+                    running = (
+                        f" for {self.patience} consecutive iterations"
+                        if self.patience > 1
+                        else ""
+                    )
                     print(
-                        f"Converged at layer {layer}: centroid shift {shift:.3g} "
-                        f"within tolerance {self.tol:.3g}."
+                        f"Converged at iteration {layer}: center shift {shift} "
+                        f"within tolerance {self.tol}{running}."
                     )
                 break
             previous_labels = labels
@@ -1064,7 +1096,13 @@ class Network:
         if not strict_convergence:
             labels, dissimilarities = layer_pass.final_labels(centers)
         return NetworkOutput(
-            labels, centers, layer + 1, strict_convergence, trace, dissimilarities
+            labels,
+            centers,
+            layer + 1,
+            strict_convergence,
+            trace,
+            dissimilarities,
+            converged=converged,
         )
 
     def parameters(self):

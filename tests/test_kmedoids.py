@@ -10,6 +10,7 @@ import functools
 import pickle
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from sklearn.datasets import (
     load_wine,
     make_blobs,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
@@ -330,7 +332,7 @@ def test_objective_never_increases_from_layer_to_layer(container_id, metric, cap
     def fit(max_iter):
         km = TransformerKMedoids(max_iter=max_iter, verbose=1, **params).fit(X)
         out = capsys.readouterr().out
-        return km, re.findall(r"Layer (\d+): objective (\S+)", out)
+        return km, re.findall(r"^Iteration (\d+), inertia (\S+)\.$", out, re.M)
 
     longest, longest_lines = fit(N_LAYERS)
     assert len(longest_lines) == longest.n_iter_
@@ -366,12 +368,55 @@ def test_stops_three_layers_after_the_last_medoid_change(metric):
     assert not np.array_equal(before.medoid_indices_, final.medoid_indices_)
 
 
+def test_medoid_indices_are_distinct_samples_among_identical_ones(container):
+    # Four medoids on two distinct points, each point three times: the
+    # medoids at one point are different samples.
+    X = np.repeat([[0.0, 0.0], [3.0, 3.0]], 3, axis=0)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        km = TransformerKMedoids(4, random_state=0).fit(container(X))
+    assert np.unique(km.medoid_indices_).size == 4
+    assert_array_equal(X[km.medoid_indices_], km.cluster_centers_)
+    two = TransformerKMedoids(2, random_state=0).fit(container(np.ones((2, 3))))
+    assert sorted(two.medoid_indices_.tolist()) == [0, 1]
+
+
+def test_max_iter_before_the_medoids_settle_warns():
+    X = np.random.RandomState(1).uniform(-1.0, 1.0, size=(300, 2))
+    params = dict(n_clusters=6, n_candidates=4, n_init=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum number of iteration"):
+        TransformerKMedoids(max_iter=2, **params).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        settled = TransformerKMedoids(**params).fit(X)
+    assert settled.n_iter_ < settled.max_iter
+
+
+def test_sparse_candidates_stay_sparse():
+    # 1,000 rows of a million features, 20 non-zeros each: k (m + 1) dense
+    # candidate rows alone would take 66 x 10^6 x 8 bytes = 528 MB.
+    rng = np.random.RandomState(0)
+    n_samples, n_features, nnz = 1000, 10**6, 20
+    indices = np.concatenate(
+        [np.sort(rng.choice(n_features, nnz, replace=False)) for _ in range(n_samples)]
+    )
+    X = sp.csr_matrix(
+        (rng.rand(n_samples * nnz), indices, np.arange(n_samples + 1) * nnz),
+        shape=(n_samples, n_features),
+    )
+    km = TransformerKMedoids(2, n_candidates=32, n_init=1, max_iter=3, random_state=0)
+    peak = _peak_traced_bytes(lambda: km.fit(X))
+    # Two dense centers (16 MB) and their few copies; no n_features x
+    # n_candidates matrix.
+    assert peak < 100e6, f"peak {peak / 1e6:.1f} MB"
+    assert_array_equal(X[km.medoid_indices_].toarray(), km.cluster_centers_)
+
+
 def test_verbose_does_not_change_the_fit(capsys):
     X = np.random.RandomState(0).uniform(size=(200, 2))
     quiet = TransformerKMedoids(5, random_state=0).fit(X)
     assert capsys.readouterr().out == ""
     loud = TransformerKMedoids(5, verbose=1, random_state=0).fit(X)
-    assert "objective" in capsys.readouterr().out
+    assert "Iteration 0, inertia" in capsys.readouterr().out
     assert_array_equal(loud.medoid_indices_, quiet.medoid_indices_)
     assert loud.inertia_ == quiet.inertia_
 

@@ -530,3 +530,22 @@ def test_tiny_sample_weights_give_the_centers_of_the_weights_scaled_up():
     tiny = TransformerSoftKMeans(**params).fit(X, sample_weight=1e-312 * w)
     plain = TransformerSoftKMeans(**params).fit(X, sample_weight=w)
     assert_allclose(tiny.cluster_centers_, plain.cluster_centers_, rtol=1e-12)
+
+
+def test_verbose_prints_a_free_energy_that_never_increases(capsys):
+    # The layer is one EM step of an isotropic Gaussian mixture: it never
+    # increases the free energy, which verbose prints at the centroids each
+    # assignment was made with.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(center, 1.0, size=(100, 2)) for center in (0, 3, 6)])
+    TransformerSoftKMeans(
+        3, beta=0.5, init=X[[0, 1, 2]], tol=0.0, max_iter=30, verbose=1
+    ).fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    energies = [
+        float(line.split()[-1].rstrip(".")) for line in lines if "free energy" in line
+    ]
+    assert len(energies) == 30
+    assert all(line.startswith("Iteration ") for line in lines if "energy" in line)
+    assert np.all(np.diff(energies) <= 1e-9 * np.abs(energies[1:]))
+    assert energies[-1] < energies[0]
