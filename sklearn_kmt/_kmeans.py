@@ -1,5 +1,7 @@
 """TransformerKMeans: the k-means transformer itself, no component swapped."""
 
+from sklearn.utils._param_validation import StrOptions
+
 from ._base import BaseTransformerKMeans
 from ._network import kmeans_block
 
@@ -56,6 +58,12 @@ class TransformerKMeans(BaseTransformerKMeans):
         differ by rounding. Other data (sparse, integer, Fortran-ordered) is
         converted on a copy and never changes.
 
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Accepted so that the parameters of a :class:`sklearn.cluster.KMeans`
+        pass unchanged. Both give the same, exact Lloyd iterations: Elkan's
+        algorithm computes Lloyd's result and only skips distances that its
+        bounds decide, and the layers compute Lloyd's iteration itself.
+
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
@@ -75,10 +83,16 @@ class TransformerKMeans(BaseTransformerKMeans):
         Number of features seen during fit.
 
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Names of the features seen during fit, when X has string feature names.
+        Names of features seen during fit. Defined only when `X` has feature
+        names that are all strings.
 
     network_ : Network
         The transformer that ran: the block with its components, looped.
+
+    init_centers_ : ndarray of shape (n_clusters, n_features)
+        The centroids the kept run started from (its seeding), in the
+        coordinates of the data: ``network_.forward(X, init_centers_,
+        n_iter_)`` replays the fit.
 
     See Also
     --------
@@ -128,6 +142,36 @@ class TransformerKMeans(BaseTransformerKMeans):
     array([[10.,  2.],
            [ 1.,  2.]])
     """
+
+    _parameter_constraints: dict = {
+        **BaseTransformerKMeans._parameter_constraints,
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+        algorithm="lloyd",
+    ):
+        super().__init__(
+            n_clusters,
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            random_state=random_state,
+            copy_x=copy_x,
+        )
+        self.algorithm = algorithm
 
     def _make_block(self):
         return kmeans_block()

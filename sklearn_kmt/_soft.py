@@ -81,10 +81,16 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
         Number of features seen during fit.
 
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Names of the features seen during fit, when X has string feature names.
+        Names of features seen during fit. Defined only when `X` has feature
+        names that are all strings.
 
     network_ : Network
         The transformer that ran.
+
+    init_centers_ : ndarray of shape (n_clusters, n_features)
+        The centroids the kept run started from (its seeding), in the
+        coordinates of the data: ``network_.forward(X, init_centers_,
+        n_iter_)`` replays the fit.
 
     See Also
     --------

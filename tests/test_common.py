@@ -59,3 +59,18 @@ def test_sklearn_compatible_estimator(estimator, check):
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
 def test_check_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_fit_docstring_attributes(estimator):
+    # scikit-learn's own check, imported from the installed release: every
+    # attribute the Attributes section documents exists after fit (unless it
+    # says "only"), and every public fitted attribute is documented.
+    pytest.importorskip("numpydoc")
+    from sklearn.tests import test_docstring_parameters
+
+    Estimator = type(estimator)
+    test_docstring_parameters.test_fit_docstring_attributes(
+        Estimator.__name__, Estimator
+    )

@@ -1071,6 +1071,41 @@ def test_verbose_prints_per_iteration_and_keeps_result(capsys, container):
     assert_same_fit(loud, quiet, X, 1e-12)
 
 
+@pytest.mark.parametrize("tol", [0.0, 1e-2])
+def test_verbose_prints_the_lines_kmeans_prints(capsys, container, tol):
+    X, init = _noise_with_row_init()
+    params = dict(n_clusters=6, init=init, n_init=1, tol=tol, verbose=1)
+    _reference(**params).fit(container(X))
+    theirs = capsys.readouterr().out.splitlines()
+    TransformerKMeans(**params).fit(container(X))
+    ours = capsys.readouterr().out.splitlines()
+
+    number = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
+    assert [number.sub("#", line) for line in ours] == [
+        number.sub("#", line) for line in theirs
+    ]
+    assert ours[0] == "Initialization complete"
+    assert ours[-1].startswith("Converged at iteration")
+    inertias = [
+        [float(line.split()[-1].rstrip(".")) for line in lines if "inertia" in line]
+        for lines in (ours, theirs)
+    ]
+    assert_allclose(inertias[0], inertias[1], rtol=1e-10)
+
+
+def test_algorithm_takes_kmeans_values_and_gives_lloyds_result():
+    X, init = _noise_with_row_init()
+    kmeans_params = KMeans(6, init=init, n_init=1).get_params()
+    lloyd = TransformerKMeans(**kmeans_params).fit(X)
+    elkan = TransformerKMeans(**{**kmeans_params, "algorithm": "elkan"}).fit(X)
+    assert lloyd.algorithm == "lloyd"
+    assert_array_equal(elkan.labels_, lloyd.labels_)
+    assert_array_equal(elkan.cluster_centers_, lloyd.cluster_centers_)
+    assert elkan.n_iter_ == lloyd.n_iter_
+    with pytest.raises(InvalidParameterError, match="algorithm"):
+        TransformerKMeans(algorithm="full").fit(X)
+
+
 def test_fewer_distinct_clusters_warning_points_at_the_caller():
     X, points = _three_distinct_points()
     with pytest.warns(ConvergenceWarning, match="distinct clusters") as caught:
