@@ -21,6 +21,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_kmt import TransformerKMeans, __version__
+from sklearn_kmt._base import largest_magnitude, scale_exponent
 
 PROG = "sklearn-kmt"
 
@@ -44,6 +45,33 @@ NPY_MAGIC = b"\x93NUMPY"
 
 class DataError(Exception):
     """The data file cannot be used; the message says why, in one line."""
+
+
+def beyond_kmeans_range(X):
+    """Why KMeans cannot cluster X exactly, in one line; None when it can.
+
+    KMeans computes squared distances of the data as given (centred); where
+    they overflow float64, or are too small to keep their digits, its
+    result is not defined, and there is nothing to compare with.
+    TransformerKMeans rescales such data by a power of two and fits it.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = X - X.mean(axis=0)
+    largest = largest_magnitude(centred) if np.all(np.isfinite(centred)) else np.inf
+    n_samples, n_features = X.shape
+    if (
+        np.isfinite(largest)
+        and scale_exponent(largest, largest, np.float64, n_features, n_samples) == 0
+    ):
+        return None
+    return (
+        f"values of magnitude up to {largest_magnitude(X):.3g}: their squared "
+        "distances, summed over the samples, overflow float64 or lose their "
+        "digits in scikit-learn's KMeans, so there is no KMeans result to "
+        "compare with (rescale the data, or fit TransformerKMeans alone, "
+        "which rescales them exactly)"
+    )
 
 
 def compare(
@@ -472,6 +500,10 @@ def main(argv=None):
         return 2
     if args.scale:
         X = StandardScaler().fit_transform(X)
+    problem = beyond_kmeans_range(X)
+    if problem:
+        print(f"{PROG}: error: {name}: {problem}", file=sys.stderr)
+        return 2
 
     results = compare(
         X,

@@ -5,9 +5,11 @@ happen here, once; everything below works on clean arrays. A variant says
 which block it runs by overriding :meth:`_make_block`, and nothing else.
 """
 
+import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from ._network import Network
-from ._tokens import PointTokens, summed_duplicates
+from ._tokens import PointTokens, summed_duplicates, times_power_of_two
 
 
 def is_dask_array(X):
@@ -101,42 +103,95 @@ def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, g
     return centers.toarray() if sp.issparse(centers) else centers
 
 
-def check_magnitude(X, n_samples, input_name="X", centers=None):
-    """Raise a ValueError when squared distances on X cannot be represented.
+def largest_magnitude(values):
+    """The largest absolute value of a dense array, or of the stored entries
+    of a CSR matrix; 0 when there is none. Two reductions, no copy."""
+    data = values.data if sp.issparse(values) else np.asarray(values)
+    if data.size == 0:
+        return 0.0
+    return max(float(data.max()), -float(data.min()))
 
-    The squared distances between the rows of X (and ``centers``), summed
-    over ``n_samples`` samples as in the objective, must neither overflow nor
-    underflow the floating type of X; the check bounds them by the largest
-    magnitude among the values, before any work is done.
+
+def scale_exponent(largest_data, largest, dtype, n_features, total_weight):
+    """The exponent ``e`` such that the data times ``2**e`` keep every digit
+    of their squared distances in ``dtype``; 0 when they already do.
+
+    k-means is equivariant under scaling, and multiplying by a power of two
+    is exact, so the layers can run on scaled tokens and give the labels of
+    the data as it is, and centers, inertia and distances that scale back
+    exactly. The squared distances, summed with weights totalling
+    ``total_weight`` as in the objective, must not overflow: every value at
+    most ``sqrt(max / (8 n_features total_weight))``; and the square of the
+    data's largest value must be a normal number with room for its digits:
+    at least ``sqrt(tiny / eps)``. When both hold nothing is scaled (the
+    arithmetic is then exactly that of scikit-learn's KMeans); otherwise
+    the data's largest value is brought into [1, 2), or as near to it as the
+    largest value of all (``largest``, which counts the initial centers)
+    allows.
+
+    Parameters
+    ----------
+    largest_data : float
+        The largest magnitude of the data (0 for all zeros).
+    largest : float
+        The largest magnitude of the data and of any centers that will be
+        scored against it.
+    dtype : dtype
+        The floating type of the computation.
+    n_features : int
+    total_weight : float
+
+    Returns
+    -------
+    exponent : int or None
+        None when no power of two fits both bounds: ``largest`` is too far
+        from ``largest_data``.
     """
-    values = [X.data if sp.issparse(X) else X]
-    if centers is not None:
-        values.append(centers)
-    # Two reductions rather than np.abs, which would copy the data.
-    largest = max(
-        (max(float(v.max()), -float(v.min())) for v in values if v.size), default=0.0
-    )
-    if largest == 0.0:
-        return
-    info = np.finfo(X.dtype)
-    # Any squared distance is at most n_features * (2 * largest) ** 2.
-    upper = float(np.sqrt(info.max / (4.0 * X.shape[1] * max(n_samples, 1))))
-    lower = float(np.sqrt(info.tiny))
-    if largest > upper:
-        raise ValueError(
-            f"{input_name} holds values of magnitude up to {largest:.3g}: the "
-            f"squared distances between {n_samples} samples of {X.shape[1]} "
-            f"features would overflow {X.dtype} beyond magnitude {upper:.3g}. "
-            "Rescale the data, for instance with sklearn.preprocessing."
-            "StandardScaler."
-        )
-    if largest < lower:
-        raise ValueError(
-            f"{input_name} holds values of magnitude at most {largest:.3g}: the "
-            f"squared distances would underflow {X.dtype} below magnitude "
-            f"{lower:.3g}. Rescale the data, for instance with "
-            "sklearn.preprocessing.StandardScaler."
-        )
+    info = np.finfo(dtype)
+    upper = np.sqrt(float(info.max) / (8.0 * max(n_features, 1) * max(total_weight, 1)))
+    lower = np.sqrt(float(info.tiny) / float(info.eps))
+    if (largest_data == 0 or largest_data >= lower) and largest <= upper:
+        return 0
+    if largest == 0:
+        return 0
+    # Exponents keeping the largest value below the upper bound, and the
+    # data's largest value above the lower one.
+    highest = math.floor(math.log2(upper) - math.log2(largest))
+    lowest = -math.inf
+    target = 0
+    if largest_data > 0:
+        lowest = math.ceil(math.log2(lower) - math.log2(largest_data))
+        target = 1 - math.frexp(largest_data)[1]  # largest_data * 2**target in [1, 2)
+    if lowest > highest:
+        return None
+    return int(min(max(target, lowest), highest))
+
+
+def weight_exponent(sample_weight, dtype):
+    """The exponent ``e`` such that the weights times ``2**e`` sum to a finite
+    number in ``dtype`` and keep their digits in products; 0 when they do.
+
+    A common factor of every weight changes no label and no center (each is
+    a weighted mean); sums over the weights scale back exactly.
+    """
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sample_weight, dtype=np.float64))
+    largest = float(np.max(sample_weight, initial=0.0))
+    if math.isfinite(total) and total <= float(info.max) / 4:
+        if largest >= float(info.tiny) / float(info.eps):
+            return 0
+    return 1 - math.frexp(largest)[1]  # the largest weight in [1, 2)
+
+
+class TestData(NamedTuple):
+    """Test data as the layers score it (see ``_validate_test_data``)."""
+
+    points: PointTokens
+    centers: np.ndarray
+    result_dtype: np.dtype
+    exponent: int
+    weight_exponent: int
 
 
 class BaseTransformerKMeans(
@@ -222,10 +277,21 @@ class BaseTransformerKMeans(
         Raises
         ------
         ValueError
-            Besides invalid parameters, shapes or values (NaN, infinity,
-            text, negative or all-zero weights), when the magnitude of X is so
-            large that squared distances overflow its floating type, or so
-            small that they underflow: the data must then be rescaled.
+            For invalid parameters, shapes or values (NaN, infinity, text,
+            negative or all-zero weights), and when an ``init`` array lies so
+            far from the data that no common scale makes their squared
+            distances computable.
+
+        Notes
+        -----
+        Data at any magnitude is fitted: where the squared distances of the
+        data (centred when the layers centre it), summed over the samples,
+        would overflow the floating type or lose their digits, the layers
+        run on the data times a power of two (an exact scaling) and the
+        results are scaled back; weights whose total overflows are scaled
+        likewise. The labels are then those of the well-scaled data. Data
+        within range is not scaled, and is computed on exactly as
+        scikit-learn's KMeans computes on it.
         """
         # validate_data sets the feature attributes before any work; a fit
         # that does not finish (an error, KeyboardInterrupt, MemoryError)
@@ -269,34 +335,53 @@ class BaseTransformerKMeans(
             accept_large_sparse=True,
         )
         X = summed_duplicates(X)
-        n_samples = X.shape[0]
+        n_samples, n_features = X.shape
         if n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
+        input_dtype = X.dtype
+        # The floating type of the layers: uncentred, the expanded distances
+        # of float32 data far from the origin lose their digits; float64
+        # keeps them, and centers cast back exactly where they are data
+        # points.
+        dtype = X.dtype
+        if X.dtype == np.float32 and not centring and not sp.issparse(X):
+            dtype = np.dtype(np.float64)
+        # Weights and initial centers are read in float64 and scaled by a
+        # power of two where their magnitude needs it (see scale_exponent);
+        # otherwise they are cast to X's type as KMeans casts them.
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        weight_shift = weight_exponent(sample_weight, X.dtype)
+        sample_weight = np.ldexp(sample_weight, weight_shift).astype(X.dtype)
+        sample_weight = sample_weight.astype(dtype, copy=False)
         if block.gate is not None:
             block.gate.check_enough_kept(sample_weight, self.n_clusters)
         init = self.init
         if self._init_is_array():
-            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            init = check_array(
+                init, dtype=np.float64, copy=True, order="C", input_name="init"
+            )
             self._check_center_shape(X, init)
-        check_magnitude(X, n_samples, centers=init if self._init_is_array() else None)
+            with np.errstate(over="ignore"):
+                cast = init.astype(X.dtype)
+            if np.all(np.isfinite(cast)):  # else scaled with the data first
+                init = cast
         n_init = self._resolve_n_init()
         random_state = check_random_state(self.random_state)
 
         data_mean = None
-        input_dtype = X.dtype
-        if X.dtype == np.float32 and not centring and not sp.issparse(X):
-            # Uncentred, the expanded distances of float32 data far from the
-            # origin lose their digits; float64 keeps them, and centers cast
-            # back exactly where they are data points.
-            X = X.astype(np.float64)
-            sample_weight = sample_weight.astype(np.float64)
-            if self._init_is_array():
-                init = init.astype(np.float64)
+        data_shift = 0
+        user_X = X
+        X = X.astype(dtype, copy=False)
+        X, init, data_mean, data_shift = self._embedded(
+            X, init, sample_weight, centring
+        )
+        # The layers see the data scaled; behind a normalisation, on the unit
+        # sphere whatever its scale.
+        token_shift = data_shift if block.normalisation is None else 0
         seeding_data, seeding_weight = X, sample_weight
         if block.normalisation is not None:
             # Seeding and the tolerance see the data as the first layer does;
@@ -305,12 +390,9 @@ class BaseTransformerKMeans(
             seeding_data = normalised.chunk(slice(None))
             if np.any(sample_weight * normalised.scale > 0):
                 seeding_weight = sample_weight * (normalised.scale > 0)
+        if self._init_is_array():
+            init = self._cast_centers(init, dtype)
         tol = self._scaled_tolerance(seeding_data, sample_weight, block.gate)
-        if centring:
-            data_mean = X.mean(axis=0)
-            X -= data_mean
-            if self._init_is_array():
-                init -= data_mean
         try:
             network = Network(
                 block,
@@ -318,8 +400,9 @@ class BaseTransformerKMeans(
                 tol,
                 self.verbose,
                 self._patience,
-                n_features=X.shape[1],
+                n_features=n_features,
                 n_clusters=self.n_clusters,
+                scale_exponent=token_shift,
             )
             if block.normalisation is None:
                 points = PointTokens(X, sample_weight)
@@ -334,19 +417,29 @@ class BaseTransformerKMeans(
                 n_init,
                 random_state,
             )
-            report = block.report(
+            report = network.scaled_block.report(
                 points,
                 output.centers,
                 output.labels,
                 dissimilarities=output.dissimilarities,
             )
         finally:
-            if data_mean is not None and not self.copy_x:
+            if data_mean is not None and not self.copy_x and X is user_X:
                 X += data_mean
+        report = network.scaled_block.report_in_data_units(
+            report, token_shift, weight_shift
+        )
         centers = output.centers
         if data_mean is not None:
+            # Added at the scale of the layers, then scaled back once.
             centers = centers + data_mean
             init_centers = init_centers + data_mean
+            data_mean = times_power_of_two(data_mean, -data_shift)
+        centers = times_power_of_two(centers, -token_shift)
+        init_centers = times_power_of_two(init_centers, -data_shift)
+        if "medoid_indices" in report:
+            # Rows of the data as given, whatever the scaling rounded away.
+            centers = PointTokens(user_X, None).dense_rows(report["medoid_indices"])
         centers = centers.astype(input_dtype, copy=False)
         init_centers = init_centers.astype(input_dtype, copy=False)
 
@@ -355,6 +448,79 @@ class BaseTransformerKMeans(
         return self._set_fitted(
             network, output, centers, init_centers, data_mean, report, n_distinct
         )
+
+    def _embedded(self, X, init, sample_weight, centring):
+        """The data and initial centers as the layers see them: centred on the
+        data mean (when ``centring``) and scaled by a power of two where their
+        magnitude needs it (:func:`scale_exponent`).
+
+        Returns ``X``, ``init``, the data mean at the scale of the layers
+        (None when not centred) and the exponent of the scale. Scaled data is a new
+        array; the caller's array, centred in place when ``copy_x=False``, is
+        then restored at once.
+        """
+        n_samples, n_features = X.shape
+        total_weight = float(np.sum(sample_weight, dtype=np.float64))
+        given = X
+        centers = init if self._init_is_array() else None
+        first_shift = 0
+        data_mean = None
+        if centring:
+            # The mean must neither overflow nor lose the digits of subnormal
+            # values: where it would, the data are brought near 1 first.
+            largest = largest_magnitude(X)
+            info = np.finfo(X.dtype)
+            if largest * n_samples > float(info.max) / 4 or (
+                0 < largest < float(info.tiny) / float(info.eps)
+            ):
+                first_shift = 1 - math.frexp(largest)[1]
+                X = times_power_of_two(X, first_shift)
+                if centers is not None:
+                    with np.errstate(over="ignore"):
+                        centers = np.ldexp(centers, first_shift)
+                    if not np.all(np.isfinite(centers)):
+                        raise self._too_far_error(init, math.ldexp(largest, 0), X.dtype)
+            data_mean = X.mean(axis=0)
+            X -= data_mean
+            if centers is not None:
+                centers -= data_mean
+        largest_data = largest_magnitude(X)
+        largest = largest_data
+        if centers is not None:
+            largest = max(largest, largest_magnitude(centers))
+        shift = scale_exponent(largest_data, largest, X.dtype, n_features, total_weight)
+        if shift is None:
+            raise self._too_far_error(
+                init, math.ldexp(largest_data, -first_shift), X.dtype
+            )
+        if shift:
+            scaled_X = times_power_of_two(X, shift)
+            if centring and X is given and not self.copy_x:
+                given += data_mean
+            X = scaled_X
+            if centers is not None:
+                centers = np.ldexp(centers, shift)
+        if data_mean is not None:
+            data_mean = times_power_of_two(data_mean, shift)
+        return X, (init if centers is None else centers), data_mean, first_shift + shift
+
+    @staticmethod
+    def _too_far_error(init, largest_data, dtype):
+        return ValueError(
+            f"init holds values of magnitude up to {largest_magnitude(init):.3g}, "
+            f"too far from the data's {largest_data:.3g} for squared distances "
+            f"between them to be computed in {dtype}: no common scaling fits both."
+        )
+
+    def _cast_centers(self, centers, dtype):
+        """Initial centers in the floating type of the layers."""
+        cast = centers.astype(dtype)
+        if not np.all(np.isfinite(cast)):
+            raise ValueError(
+                f"init holds values of magnitude up to {largest_magnitude(centers):.3g}"
+                f", beyond {dtype} even after scaling with the data."
+            )
+        return cast
 
     def _set_fitted(
         self, network, output, centers, init_centers, data_mean, report, n_distinct
@@ -420,7 +586,7 @@ class BaseTransformerKMeans(
                 best, best_init = output, centers
             if n_init == 1:
                 break  # the objective is only computed once, for the report
-            objective = network.block.objective(
+            objective = network.scaled_block.objective(
                 points, output.centers, output.labels, output.dissimilarities
             )
             # A lower objective with the same partition is only rounding.
@@ -554,9 +720,18 @@ class BaseTransformerKMeans(
 
     # -- using the fitted model ----------------------------------------------------
 
-    def _validate_test_data(self, X):
-        """Validated X and the centers, in the dtype of the computation, and
-        the floating dtype of the results (the common one of X and centers)."""
+    def _validate_test_data(self, X, sample_weight=None):
+        """Point tokens of X and the centers, as the layers score them.
+
+        X and the centers are in the dtype of the computation, centred as in
+        fit, and scaled alike by a power of two where their magnitude needs
+        it (the weights by another); each sample is scored alone, so their
+        number does not matter.
+
+        Returns
+        -------
+        data : TestData
+        """
         check_is_fitted(self)
         X = validate_data(
             self,
@@ -568,20 +743,35 @@ class BaseTransformerKMeans(
             accept_large_sparse=True,
         )
         X = summed_duplicates(X)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
         dtype = result_dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
         data_mean = getattr(self, "_data_mean", None)
         if dtype == np.float32 and data_mean is None and not sp.issparse(X):
             dtype = np.float64  # as in fit: uncentred float32 loses digits
         X = X.astype(dtype, copy=False)
         centers = self.cluster_centers_.astype(dtype, copy=False)
-        # Each sample is scored alone: the batch size does not matter here.
-        check_magnitude(X, 1, centers=centers)
         if data_mean is not None and not sp.issparse(X):
             # The layers ran on data centred on its mean, where the expanded
             # distances lose no digits to a large offset; so does prediction.
             X = X - data_mean.astype(dtype)
             centers = centers - data_mean.astype(dtype)
-        return X, centers, result_dtype
+        weight_shift = weight_exponent(sample_weight, dtype)
+        sample_weight = np.ldexp(sample_weight, weight_shift).astype(dtype)
+        largest = largest_magnitude(X)
+        if self.network_.block.normalisation is None:
+            largest = max(largest, largest_magnitude(centers))
+        # Behind a normalisation only the data's scale counts: the tokens are
+        # then on the unit sphere.
+        total_weight = float(np.sum(sample_weight, dtype=np.float64))
+        exponent = scale_exponent(largest, largest, dtype, X.shape[1], total_weight)
+        X = times_power_of_two(X, exponent)
+        if self.network_.block.normalisation is None:
+            centers = times_power_of_two(centers, exponent)
+        return TestData(
+            PointTokens(X, sample_weight), centers, result_dtype, exponent, weight_shift
+        )
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the cluster index of each training sample.
@@ -620,11 +810,12 @@ class BaseTransformerKMeans(
             from ._dask import predict
 
             return predict(self, X)
-        X, centers, result_dtype = self._validate_test_data(X)
-        return self._predict(PointTokens(X, np.ones(X.shape[0], X.dtype)), centers)
+        data = self._validate_test_data(X)
+        return self._predict(data.points, data.centers, data.exponent)
 
-    def _predict(self, points, centers):
-        return self.network_.block.assign(points, centers)
+    def _predict(self, points, centers, exponent=0):
+        """The labels of point tokens whose data part is times ``2**exponent``."""
+        return self.network_.block.rescaled(exponent).assign(points, centers)
 
     def transform(self, X):
         """Distances of each sample to every centroid.
@@ -644,9 +835,13 @@ class BaseTransformerKMeans(
             from ._dask import transform
 
             return transform(self, X)
-        X, centers, result_dtype = self._validate_test_data(X)
-        distances = self.network_.block.assign_attention.score.distances(X, centers)
-        return distances.astype(result_dtype, copy=False)
+        data = self._validate_test_data(X)
+        score = self.network_.block.assign_attention.score
+        distances = score.distances(data.points.data, data.centers)
+        distances = times_power_of_two(
+            distances, -data.exponent * score.distance_degree
+        )
+        return distances.astype(data.result_dtype, copy=False)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of each training sample to the centroids.
@@ -687,13 +882,14 @@ class BaseTransformerKMeans(
             from ._dask import score
 
             return score(self, X, sample_weight)
-        X, centers, result_dtype = self._validate_test_data(X)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        data = self._validate_test_data(X, sample_weight)
+        labels = self._predict(data.points, data.centers, data.exponent)
+        block = self.network_.block.rescaled(data.exponent)
+        objective = block.objective(data.points, data.centers, labels)
+        report = block.report_in_data_units(
+            {"inertia": objective}, data.exponent, data.weight_exponent
         )
-        points = PointTokens(X, sample_weight)
-        labels = self._predict(points, centers)
-        return -self.network_.block.objective(points, centers, labels)
+        return -report["inertia"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

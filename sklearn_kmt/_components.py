@@ -30,10 +30,11 @@ over a stream of row chunks of point tokens (see
 :mod:`sklearn_kmt._network`).
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import (
-    cosine_distances,
     euclidean_distances,
     manhattan_distances,
 )
@@ -247,6 +248,10 @@ class Hardmax:
     def __call__(self, scores):
         return OneHotSlots(first_argmax(scores), scores.shape[1])
 
+    def rescaled(self, exponent):
+        """A hardmax has no units: itself."""
+        return self
+
     def slots(self, score, points, centers, key_bias):
         """The slots of a chunk of point tokens: only the best key counts.
 
@@ -300,9 +305,16 @@ class Softmax:
     """
 
     one_hot = False
+    # The free energy is a weighted sum of squared distances.
+    report_degrees = {"free_energy": (2, 1)}
 
     def __init__(self, beta):
         self.beta = beta
+
+    def rescaled(self, exponent):
+        """The softmax of scores of data times ``2**exponent``: the same
+        responsibilities at ``beta / 4**exponent``."""
+        return Softmax(math.ldexp(self.beta, -2 * exponent))
 
     def __call__(self, scores):
         """Soft slots of the ``scores``, which are overwritten (scaled in place).
@@ -386,11 +398,49 @@ def query_key_products(points, keys, key_bias=None, key_major=False):
     return scores
 
 
-def _inverse_norms(squared_norms):
-    norms = np.sqrt(squared_norms)
-    inverse = np.zeros_like(norms)
-    np.divide(1.0, norms, out=inverse, where=norms > 0)
+def inverse_norms(rows):
+    """``1 / ||r||`` for each row of a dense or CSR matrix; 0 for a zero row.
+
+    At any magnitude: a row whose squared norm overflows, or is too small to
+    keep its digits, is first multiplied by a power of two that brings its
+    largest value near 1 (exactly), and the power is applied to the inverse
+    of its norm; a row whose inverse norm itself overflows (values below
+    about ``1 / max``) counts as a zero row.
+    """
+    squared = row_norms(rows, squared=True)
+    info = np.finfo(squared.dtype)
+    inverse = np.zeros_like(squared)
+    safe = (squared >= info.tiny / info.eps) & (squared <= info.max / 2)
+    np.divide(1.0, np.sqrt(squared, where=safe, out=inverse), out=inverse, where=safe)
+    inverse[~safe] = 0.0
+    rest = np.flatnonzero(~safe)
+    if rest.size == 0:
+        return inverse
+    block = rows[rest]
+    if sp.issparse(block):
+        largest = abs(block).max(axis=1).toarray().ravel()
+    else:
+        largest = np.abs(block).max(axis=1)
+    nonzero = largest > 0
+    exponents = np.where(nonzero, 1 - np.frexp(largest)[1], 0)
+    if sp.issparse(block):
+        per_entry = np.repeat(exponents, np.diff(block.indptr))
+        block = type(block)(
+            (np.ldexp(block.data, per_entry), block.indices, block.indptr),
+            shape=block.shape,
+        )
+    else:
+        block = np.ldexp(block, exponents[:, None])
+    with np.errstate(over="ignore", divide="ignore"):
+        scaled = np.ldexp(1.0 / np.sqrt(row_norms(block, squared=True)), exponents)
+    inverse[rest] = np.where(nonzero & np.isfinite(scaled), scaled, 0.0)
     return inverse
+
+
+def unit_rows(rows):
+    """The rows of a dense or CSR matrix divided by their norms (zero rows
+    stay zero), in the matrix's own type."""
+    return scale_rows(rows, inverse_norms(rows).astype(rows.dtype, copy=False))
 
 
 def nonzero_rows_and_centers(points, centers, labels):
@@ -508,9 +558,15 @@ class SquaredEuclideanScore:
     """
 
     translation_invariant = True
+    dissimilarity_degree = 2
 
     def __init__(self, squared_distances=False):
         self.squared_distances = squared_distances
+
+    @property
+    def distance_degree(self):
+        """The degree of :meth:`distances` in the data's scale."""
+        return 2 if self.squared_distances else 1
 
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
@@ -580,6 +636,8 @@ class EuclideanScore(SquaredEuclideanScore):
            [5., 4.]])
     """
 
+    dissimilarity_degree = 1
+
     def __init__(self):
         super().__init__(squared_distances=False)
 
@@ -619,6 +677,8 @@ class ManhattanScore:
     """
 
     translation_invariant = True
+    dissimilarity_degree = 1
+    distance_degree = 1
 
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
@@ -687,15 +747,14 @@ class CosineScore:
     """
 
     translation_invariant = False
+    dissimilarity_degree = 0
+    distance_degree = 0
 
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
     def scores(self, points, centers, key_bias, key_major=False):
-        unit_centers = centers * _inverse_norms(row_norms(centers, squared=True))[
-            :, None
-        ].astype(centers.dtype)
-        return query_key_products(points, unit_centers, key_major=key_major)
+        return query_key_products(points, unit_rows(centers), key_major=key_major)
 
     def first_best(self, points, centers, key_bias):
         """Each point's first best centroid (a hardmax over the scores)."""
@@ -704,22 +763,24 @@ class CosineScore:
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``1 - cos(x_i, c_{labels_i})`` for every point token."""
         dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
-        inverse_center_norms = _inverse_norms(row_norms(centers, squared=True))
+        unit_centers = unit_rows(centers)
         for rows in points.rows(chunk_n_rows):
-            chunk = points.chunk(rows)
-            cosines = dot_with_assigned(chunk, centers, labels[rows])
-            cosines *= inverse_center_norms[labels[rows]]
-            cosines *= _inverse_norms(row_norms(chunk, squared=True))
+            chunk = unit_rows(points.chunk(rows))
+            cosines = dot_with_assigned(chunk, unit_centers, labels[rows])
             # A cosine may round above 1 (two equal rows): never below 0.
             dissimilarities[rows] = np.maximum(1 - cosines, 0)
         return dissimilarities
 
     def pairwise(self, points, centers):
-        return cosine_distances(points, centers)
+        """``1 - cos`` of every point and center, in [0, 2], at any magnitude."""
+        cosines = safe_sparse_dot(
+            unit_rows(points), unit_rows(centers).T, dense_output=True
+        )
+        return np.clip(1 - cosines, 0, 2)
 
     def distances(self, X, centers):
         """Cosine distances, for ``transform``."""
-        return cosine_distances(X, centers)
+        return self.pairwise(X, centers)
 
     def __repr__(self):
         return "CosineScore()"
@@ -797,6 +858,13 @@ class AssignAttention:
     def key_bias(self, centers):
         """The per-key bias of the score, computed once per layer."""
         return self.score.key_bias(centers)
+
+    def rescaled(self, exponent):
+        """The attention for data times ``2**exponent`` (see Block.rescaled)."""
+        normalisation = self.normalisation.rescaled(exponent)
+        if normalisation is self.normalisation:
+            return self
+        return AssignAttention(self.score, normalisation)
 
     def scores(self, points, centers, key_bias, key_major=False):
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
@@ -1089,6 +1157,7 @@ class MedoidSamplingAttention(UpdateAttention):
 
     deterministic = False
     averages = False
+    report_degrees = {"medoid_indices": (0, 0)}
 
     def __init__(self, n_candidates, random_state):
         self.n_candidates = n_candidates
@@ -1384,12 +1453,10 @@ class UnitSphereNormalisation:
     """
 
     def points(self, points):
-        return points.normalised(_inverse_norms(row_norms(points.data, squared=True)))
+        return points.normalised(inverse_norms(points.data))
 
     def __call__(self, centers):
-        return centers * _inverse_norms(row_norms(centers, squared=True))[
-            :, None
-        ].astype(centers.dtype)
+        return unit_rows(centers)
 
     def literal(self, tokens, n_features):
         """Normalise the data block of a token matrix."""
@@ -1447,6 +1514,9 @@ class TrimmingGate:
     >>> gate(labels, dissimilarities, np.ones(4))
     array([ 0, -1,  1,  1])
     """
+
+    # The radius is a distance.
+    report_degrees = {"radius": (1, 0)}
 
     def __init__(self, trim_fraction):
         self.trim_fraction = trim_fraction

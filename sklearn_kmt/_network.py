@@ -31,6 +31,7 @@ from ._tokens import (
     OneHotSlots,
     PointTokens,
     summed_duplicates,
+    times_power_of_two,
 )
 
 
@@ -296,6 +297,48 @@ class Block:
         self.relocation_head = relocation_head
         self.normalisation = normalisation
         self.gate = gate
+
+    def rescaled(self, exponent):
+        """The same layer for tokens whose data part is times ``2**exponent``.
+
+        Only a softmax has units (its inverse temperature is in inverse
+        squared data units); the other components compare, rank, trim or
+        average, which a common factor does not change.
+        """
+        if exponent == 0:
+            return self
+        return Block(
+            self.assign_attention.rescaled(exponent),
+            self.update_attention,
+            self.relocation_head,
+            self.normalisation,
+            self.gate,
+        )
+
+    def report_in_data_units(self, report, data_exponent, weight_exponent):
+        """:meth:`report` of tokens scaled by ``2**data_exponent`` and weights
+        by ``2**weight_exponent``, in the units of the data and weights.
+
+        Each reported quantity is homogeneous in both scales, of the degrees
+        its component declares (``report_degrees``); the inertia is a
+        weighted sum of the score's dissimilarities.
+        """
+        degrees = {"inertia": (self.assign_attention.score.dissimilarity_degree, 1)}
+        for component in (
+            self.assign_attention.normalisation,
+            self.update_attention,
+            self.gate,
+        ):
+            degrees.update(getattr(component, "report_degrees", {}))
+        unscaled = dict(report)
+        for name, (data_degree, weight_degree) in degrees.items():
+            exponent = data_degree * data_exponent + weight_degree * weight_exponent
+            if name in unscaled and exponent:
+                # Beyond the largest float the value is infinite, as IEEE
+                # arithmetic rounds it.
+                with np.errstate(over="ignore"):
+                    unscaled[name] = float(np.ldexp(unscaled[name], -exponent))
+        return unscaled
 
     @property
     def converges_strictly(self):
@@ -880,11 +923,18 @@ class Network:
     n_features, n_clusters : int, default=None
         The shape of the tokens, ``n_features + n_clusters`` coordinates, for
         :meth:`parameters` and the printed summary.
+    scale_exponent : int, default=0
+        The tokens' data part is the data times ``2**scale_exponent`` (an
+        exact embedding, chosen by the estimator where the data's magnitude
+        needs it); the layers run :meth:`Block.rescaled` for it.
 
     Attributes
     ----------
-    block, max_layers, tol, verbose, patience, n_features, n_clusters
-        The arguments given.
+    block, max_layers, tol, verbose, patience, n_features, n_clusters, \
+scale_exponent
+        The arguments given; ``tol`` is in the units of the scaled tokens.
+    scaled_block : Block
+        The block the layers run: ``block.rescaled(scale_exponent)``.
     sampling_state : tuple or None
         The state of a sampling update's random generator at the start of the
         last run that :meth:`__call__` made (set by the estimator), so that
@@ -949,6 +999,7 @@ class Network:
         patience=1,
         n_features=None,
         n_clusters=None,
+        scale_exponent=0,
     ):
         self.block = block
         self.max_layers = max_layers
@@ -957,6 +1008,8 @@ class Network:
         self.patience = patience
         self.n_features = n_features
         self.n_clusters = n_clusters
+        self.scale_exponent = scale_exponent
+        self.scaled_block = block.rescaled(scale_exponent)
         self.sampling_state = None
 
     def __call__(self, points, centers, return_trace=False):
@@ -973,10 +1026,10 @@ class Network:
         -------
         output : NetworkOutput
         """
-        sampler = getattr(self.block.update_attention, "random_state", None)
+        sampler = getattr(self.scaled_block.update_attention, "random_state", None)
         start_state = None if sampler is None else sampler.get_state()
         output = self._run(
-            FastPass(self.block, points),
+            FastPass(self.scaled_block, points),
             points,
             centers,
             self.max_layers,
@@ -1033,8 +1086,11 @@ class Network:
         centers = check_array(centers, dtype=np.float64)
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])
+        # The embedding the fit used, so that the layers round as they did.
+        shift = self.scale_exponent
+        X, centers = times_power_of_two(X, shift), times_power_of_two(centers, shift)
         points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
-        block = self.block
+        block = self.scaled_block
         if hasattr(block.update_attention, "random_state"):
             # Replay the draws of the fitted run on a copy of the block.
             block = copy.deepcopy(block)
@@ -1047,15 +1103,26 @@ class Network:
             layer_pass = LiteralPass(block, points, centers.shape[0])
         else:
             layer_pass = FastPass(block, points)
-        return self._run(layer_pass, points, centers, n_layers, False, return_trace)
+        output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
+        if shift:
+            degree = block.assign_attention.score.dissimilarity_degree
+            output.centers = times_power_of_two(output.centers, -shift)
+            for record in output.trace or []:
+                record.centers = times_power_of_two(record.centers, -shift)
+                with np.errstate(over="ignore"):
+                    record.objective = float(
+                        np.ldexp(record.objective, -degree * shift)
+                    )
+        return output
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
-        if self.block.normalisation is not None:
-            centers = self.block.normalisation(centers)
+        block = layer_pass.block
+        if block.normalisation is not None:
+            centers = block.normalisation(centers)
         trace = [] if return_trace else None
         previous_labels = None
         strict_convergence = False
-        converges_strictly = stopping and self.block.converges_strictly
+        converges_strictly = stopping and block.converges_strictly
         with_labels = converges_strictly or self.verbose or return_trace
         calm_layers = 0
         converged = False
@@ -1065,10 +1132,10 @@ class Network:
             if self.verbose and points is not None:
                 # KMeans' line: the objective of the new assignment at the
                 # centroids it was made with.
-                name, value = self.block.printed_objective(points, centers, labels)
+                name, value = block.printed_objective(points, centers, labels)
                 print(f"Iteration {layer}, {name} {value}.")
             if return_trace:
-                objective = self.block.objective(points, new_centers, labels)
+                objective = block.objective(points, new_centers, labels)
                 trace.append(LayerRecord(new_centers, labels, objective, attention))
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers

@@ -2,13 +2,11 @@
 
 from numbers import Real
 
-import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseTransformerKMeans
 from ._components import AssignAttention, Softmax
 from ._network import kmeans_block
-from ._tokens import PointTokens
 
 
 class TransformerSoftKMeans(BaseTransformerKMeans):
@@ -183,9 +181,9 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
         responsibilities : ndarray of shape (n_samples, n_clusters)
             The assignment attention's softmax weights; each row sums to 1.
         """
-        X, centers, result_dtype = self._validate_test_data(X)
-        points = PointTokens(X, np.ones(X.shape[0], X.dtype))
-        responsibilities = self.network_.block.read_slots(
-            points, centers, lambda slots: slots.dense()
+        data = self._validate_test_data(X)
+        block = self.network_.block.rescaled(data.exponent)
+        responsibilities = block.read_slots(
+            data.points, data.centers, lambda slots: slots.dense()
         )
-        return responsibilities.astype(result_dtype, copy=False)
+        return responsibilities.astype(data.result_dtype, copy=False)

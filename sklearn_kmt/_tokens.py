@@ -82,6 +82,19 @@ def summed_duplicates(X):
     return X
 
 
+def times_power_of_two(values, exponent):
+    """``values * 2**exponent`` for a dense or CSR array, exactly (a shift of
+    the exponents); ``values`` itself when ``exponent`` is 0."""
+    if exponent == 0:
+        return values
+    if sp.issparse(values):
+        return type(values)(
+            (np.ldexp(values.data, exponent), values.indices, values.indptr),
+            shape=values.shape,
+        )
+    return np.ldexp(values, exponent).astype(values.dtype, copy=False)
+
+
 def scale_rows(matrix, scale):
     """Each row of a dense or CSR ``matrix`` times its entry of ``scale``.
 

@@ -182,9 +182,10 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
     def _make_block(self):
         return kmeans_block(gate=TrimmingGate(self.trim_fraction))
 
-    def _predict(self, points, centers):
+    def _predict(self, points, centers, exponent=0):
         block = self.network_.block
         labels = block.assign(points, centers)
         distances = np.sqrt(block.dissimilarities(points, centers, labels))
-        labels[distances > self.radius_] = -1
+        # The radius is in the data's units, the tokens times 2**exponent.
+        labels[np.ldexp(distances, -exponent) > self.radius_] = -1
         return labels

@@ -316,3 +316,21 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"sklearn-kmt {__version__}"
+
+
+@pytest.mark.parametrize("magnitude", [1e153, 1e300, 1e-310])
+def test_data_beyond_kmeans_range_gives_one_line_error(
+    tmp_path, capsys, blobs, magnitude
+):
+    # Where KMeans' summed squared distances overflow float64 or lose their
+    # digits, there is no KMeans result to compare with: a usage error, not
+    # "labels differ".
+    path = tmp_path / "far.npy"
+    np.save(path, blobs * magnitude)
+    assert main(["--data", str(path), "--n-clusters", "3", "--repeats", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"sklearn-kmt: error: {path}: values of magnitude")
+    assert "KMeans" in lines[0]
