@@ -467,20 +467,14 @@ class BaseTransformerKMeans(
         data_mean = None
         if centring:
             # The mean must neither overflow nor lose the digits of subnormal
-            # values: where it would, the data are brought near 1 first. The
-            # extremes of each feature give both magnitudes, before and after
-            # centring, in one pass (a difference rounds monotonically, so
-            # the extremes stay the extremes).
-            column_max, column_min = X.max(axis=0), X.min(axis=0)
-            largest = max(float(column_max.max()), -float(column_min.min()))
+            # values: where it would, the data are brought near 1 first.
+            largest = largest_magnitude(X)
             info = np.finfo(X.dtype)
             if largest * n_samples > float(info.max) / 4 or (
                 0 < largest < float(info.tiny) / float(info.eps)
             ):
                 first_shift = 1 - math.frexp(largest)[1]
                 X = times_power_of_two(X, first_shift)
-                column_max = times_power_of_two(column_max, first_shift)
-                column_min = times_power_of_two(column_min, first_shift)
                 if centers is not None:
                     with np.errstate(over="ignore"):
                         centers = np.ldexp(centers, first_shift)
@@ -490,12 +484,7 @@ class BaseTransformerKMeans(
             X -= data_mean
             if centers is not None:
                 centers -= data_mean
-            largest_data = max(
-                float((column_max - data_mean).max()),
-                float((data_mean - column_min).max()),
-            )
-        else:
-            largest_data = largest_magnitude(X)
+        largest_data = largest_magnitude(X)
         largest = largest_data
         if centers is not None:
             largest = max(largest, largest_magnitude(centers))
