@@ -763,10 +763,13 @@ class CosineScore:
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``1 - cos(x_i, c_{labels_i})`` for every point token."""
         dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
-        unit_centers = unit_rows(centers)
+        inverse_center_norms = inverse_norms(centers)
         for rows in points.rows(chunk_n_rows):
-            chunk = unit_rows(points.chunk(rows))
-            cosines = dot_with_assigned(chunk, unit_centers, labels[rows])
+            chunk = points.chunk(rows)
+            # Scaling the products, not the rows: no copy of the chunk.
+            cosines = dot_with_assigned(chunk, centers, labels[rows])
+            cosines *= inverse_center_norms[labels[rows]]
+            cosines *= inverse_norms(chunk)
             # A cosine may round above 1 (two equal rows): never below 0.
             dissimilarities[rows] = np.maximum(1 - cosines, 0)
         return dissimilarities
