@@ -149,18 +149,20 @@ def _blas_threads():
     return max((lib.num_threads for lib in _blas().lib_controllers), default=1)
 
 
-_LIMITED = {"lock": threading.Lock(), "users": 0, "limiter": None}
+_LIMITED = {"lock": threading.Lock(), "users": 0, "limiter": None, "threads": 1}
 
 
 @contextmanager
 def _single_threaded_blas():
-    """Limit BLAS to one thread while any layer reads chunks on workers.
+    """Limit BLAS to one thread while layers run.
 
     Counted, so that layers running at once in several threads (concurrent
-    ``predict`` calls) restore the original limits only when the last ends.
+    ``predict`` calls) restore the original limits only when the last ends,
+    and nested uses (a stream within a run of the network) cost a counter.
     """
     with _LIMITED["lock"]:
         if _LIMITED["users"] == 0:
+            _LIMITED["threads"] = _blas_threads()
             _LIMITED["limiter"] = _blas().limit(limits=1)
         _LIMITED["users"] += 1
     try:
@@ -170,6 +172,14 @@ def _single_threaded_blas():
             _LIMITED["users"] -= 1
             if _LIMITED["users"] == 0:
                 _LIMITED["limiter"].restore_original_limits()
+
+
+def _worker_threads():
+    """The number of chunk workers: the threads BLAS may use outside our limit."""
+    with _LIMITED["lock"]:
+        if _LIMITED["users"]:
+            return _LIMITED["threads"]
+    return _blas_threads()
 
 
 def _forget_inherited_threads():
@@ -182,7 +192,7 @@ def _forget_inherited_threads():
     """
     _POOLS.clear()
     limiter = _LIMITED["limiter"] if _LIMITED["users"] else None
-    _LIMITED.update(lock=threading.Lock(), users=0, limiter=None)
+    _LIMITED.update(lock=threading.Lock(), users=0, limiter=None, threads=1)
     if limiter is not None:
         limiter.restore_original_limits()
 
@@ -205,7 +215,7 @@ def stream(read, chunks, threads=True):
     too small for BLAS's own threads, whose start costs more than they save.
     """
     chunks = list(chunks)
-    n_workers = min(len(chunks), _blas_threads()) if threads else 1
+    n_workers = min(len(chunks), _worker_threads()) if threads else 1
     with _single_threaded_blas():
         if n_workers <= 1:
             yield from map(read, chunks)
@@ -1116,61 +1126,64 @@ scale_exponent
         return output
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
-        block = layer_pass.block
-        if block.normalisation is not None:
-            centers = block.normalisation(centers)
-        trace = [] if return_trace else None
-        previous_labels = None
-        strict_convergence = False
-        converges_strictly = stopping and block.converges_strictly
-        with_labels = converges_strictly or self.verbose or return_trace
-        calm_layers = 0
-        converged = False
-        layer = -1
-        for layer in range(max_layers):
-            labels, new_centers, attention = layer_pass.layer(centers, with_labels)
-            if self.verbose and points is not None:
-                # KMeans' line: the objective of the new assignment at the
-                # centroids it was made with.
-                name, value = block.printed_objective(points, centers, labels)
-                print(f"Iteration {layer}, {name} {value}.")
-            if return_trace:
-                objective = block.objective(points, new_centers, labels)
-                trace.append(LayerRecord(new_centers, labels, objective, attention))
-            shift = float(np.sum((new_centers - centers) ** 2))
-            centers = new_centers
-            if converges_strictly and layer_pass.unchanged(labels, previous_labels):
-                strict_convergence = converged = True
-                if self.verbose:
-                    print(f"Converged at iteration {layer}: strict convergence.")
-                break
-            calm_layers = calm_layers + 1 if shift <= self.tol else 0
-            if stopping and calm_layers >= self.patience:
-                converged = True
-                if self.verbose:
-                    running = (
-                        f" for {self.patience} consecutive iterations"
-                        if self.patience > 1
-                        else ""
-                    )
-                    print(
-                        f"Converged at iteration {layer}: center shift {shift} "
-                        f"within tolerance {self.tol}{running}."
-                    )
-                break
-            previous_labels = labels
-        dissimilarities = None
-        if not strict_convergence:
-            labels, dissimilarities = layer_pass.final_labels(centers)
-        return NetworkOutput(
-            labels,
-            centers,
-            layer + 1,
-            strict_convergence,
-            trace,
-            dissimilarities,
-            converged=converged,
-        )
+        # BLAS stays on one thread for the whole run, as in KMeans' Lloyd
+        # loop, rather than being limited and restored in every stream.
+        with _single_threaded_blas():
+            block = layer_pass.block
+            if block.normalisation is not None:
+                centers = block.normalisation(centers)
+            trace = [] if return_trace else None
+            previous_labels = None
+            strict_convergence = False
+            converges_strictly = stopping and block.converges_strictly
+            with_labels = converges_strictly or self.verbose or return_trace
+            calm_layers = 0
+            converged = False
+            layer = -1
+            for layer in range(max_layers):
+                labels, new_centers, attention = layer_pass.layer(centers, with_labels)
+                if self.verbose and points is not None:
+                    # KMeans' line: the objective of the new assignment at the
+                    # centroids it was made with.
+                    name, value = block.printed_objective(points, centers, labels)
+                    print(f"Iteration {layer}, {name} {value}.")
+                if return_trace:
+                    objective = block.objective(points, new_centers, labels)
+                    trace.append(LayerRecord(new_centers, labels, objective, attention))
+                shift = float(np.sum((new_centers - centers) ** 2))
+                centers = new_centers
+                if converges_strictly and layer_pass.unchanged(labels, previous_labels):
+                    strict_convergence = converged = True
+                    if self.verbose:
+                        print(f"Converged at iteration {layer}: strict convergence.")
+                    break
+                calm_layers = calm_layers + 1 if shift <= self.tol else 0
+                if stopping and calm_layers >= self.patience:
+                    converged = True
+                    if self.verbose:
+                        running = (
+                            f" for {self.patience} consecutive iterations"
+                            if self.patience > 1
+                            else ""
+                        )
+                        print(
+                            f"Converged at iteration {layer}: center shift {shift} "
+                            f"within tolerance {self.tol}{running}."
+                        )
+                    break
+                previous_labels = labels
+            dissimilarities = None
+            if not strict_convergence:
+                labels, dissimilarities = layer_pass.final_labels(centers)
+            return NetworkOutput(
+                labels,
+                centers,
+                layer + 1,
+                strict_convergence,
+                trace,
+                dissimilarities,
+                converged=converged,
+            )
 
     def parameters(self):
         """The block's weights, shared by every layer: ``"component.name" -> array``."""
