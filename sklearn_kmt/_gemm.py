@@ -191,17 +191,17 @@ def first_best_keys(queries, keys, key_bias):
     Notes
     -----
     With many keys the scores are :func:`biased_products` and the labels
-    their ``np.argmax``. With few keys and features, ``np.argmax`` over short
-    rows costs more than the product; the scores are then computed key by
-    key, with NumPy's product, and a running maximum over the keys keeps the
-    best and the second best score of each query. Any two ways of summing
-    the ``n_features + 1`` terms of a score differ from its exact value, and
-    so from each other, by at most ``2 gamma (|b| + ||x|| ||c||)`` with
-    ``gamma = (n_features + 1) u / (1 - (n_features + 1) u)`` and ``u`` the
-    unit roundoff; a query whose best score leads the second by more than
-    twice that bound has the same best key in KMeans' rounding. The blocks
-    of ``KMEANS_BLOCK_ROWS`` queries that hold one near a tie are scored
-    again with :func:`biased_products`.
+    their ``np.argmax``. With few keys and features ``np.argmax`` over short
+    rows costs more than the product, and the scores are computed key by
+    key with NumPy's product, where a running maximum over the keys finds
+    each query's best. Any order of summing the ``n_features + 1`` terms of
+    a score (and with or without fused multiply-adds) is within
+    ``gamma (|b| + ||x|| ||c||)`` of its exact value, with ``gamma = (n + 1)
+    u / (1 - (n + 1) u)`` and ``u`` the unit roundoff, so two roundings of a
+    score differ by at most twice that. A query whose other scores are all
+    below its best by more than twice that difference has the same best key
+    in KMeans' rounding; the blocks of ``KMEANS_BLOCK_ROWS`` queries that
+    hold another, near a tie, are scored again with :func:`biased_products`.
     """
     n_keys, n_features = keys.shape
     if n_keys > CERTIFIED_MAX_KEYS or n_features > CERTIFIED_MAX_FEATURES:
@@ -211,7 +211,6 @@ def first_best_keys(queries, keys, key_bias):
     key_bias = np.asarray(key_bias, dtype=dtype)
     scores_by_key = keys @ queries.T
     scores_by_key += key_bias[:, None]
-    labels, gap = _best_key_and_gap(scores_by_key)
     unit_roundoff = np.finfo(dtype).eps / 2
     terms = (n_features + 1) * unit_roundoff
     gamma = terms / (1 - terms)
@@ -223,36 +222,41 @@ def first_best_keys(queries, keys, key_bias):
     # rounding of the bound itself.
     largest_bias = float(np.max(np.abs(key_bias)))
     margin = 4.5 * gamma * (largest_bias + largest_query * largest_key)
+    labels, near_tie = _best_keys_and_near_ties(scores_by_key, margin)
     # The blocks, as KMeans scores them, that hold a query near a tie.
-    blocks = np.unique(np.flatnonzero(~(gap > margin)) // KMEANS_BLOCK_ROWS)
+    blocks = np.unique(np.flatnonzero(near_tie) // KMEANS_BLOCK_ROWS)
     for start in (blocks * KMEANS_BLOCK_ROWS).tolist():
         rows = slice(start, start + KMEANS_BLOCK_ROWS)
         labels[rows] = np.argmax(biased_products(queries[rows], keys, key_bias), 1)
     return labels
 
 
-def _best_key_and_gap(scores_by_key):
-    """First largest score's key and its lead over the second, per query.
+def _best_keys_and_near_ties(scores_by_key, margin):
+    """First largest score's key per query, and whether another key's score
+    is within ``margin`` of it.
 
-    ``scores_by_key`` has shape (k, m), each key's scores contiguous; a later
-    key wins only if strictly larger, so ties go to the first key.
+    ``scores_by_key`` has shape (k, m), each key's scores contiguous. A
+    running maximum over the keys takes a few branch-free vector operations
+    per key; a later key wins only if strictly larger, so ties go to the
+    first key. A second pass counts the keys within ``margin`` of the best.
     """
     n_keys, n_queries = scores_by_key.shape
     best = scores_by_key[0].copy()
-    second = np.full(n_queries, -np.inf, dtype=best.dtype)
     # The smallest integer type holding the keys: the label updates are as
     # many passes as the score updates.
     labels = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys - 1))
     larger = np.empty(n_queries, dtype=bool)
-    loser = np.empty_like(best)
     candidate = np.empty_like(labels)
     for key in range(1, n_keys):
         scores = scores_by_key[key]
         np.greater(scores, best, out=larger)
-        np.minimum(scores, best, out=loser)
-        np.maximum(second, loser, out=second)
         np.maximum(best, scores, out=best)
         # Keys come in increasing order: the label is the last key that won.
         np.multiply(larger, key, out=candidate, casting="unsafe")
         np.maximum(labels, candidate, out=labels)
-    return labels, np.subtract(best, second, out=best)
+    threshold = np.subtract(best, margin, out=best)
+    near = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys))
+    for key in range(n_keys):
+        np.greater_equal(scores_by_key[key], threshold, out=larger)
+        np.add(near, larger, out=near, casting="unsafe")
+    return labels, near > 1
