@@ -24,6 +24,8 @@ import ctypes
 import numpy as np
 import scipy.linalg.blas
 
+from ._tokens import running_best_key
+
 
 def _cython_blas_function(name, real):
     """The C function ``name`` of :mod:`scipy.linalg.cython_blas`, or None."""
@@ -232,31 +234,17 @@ def first_best_keys(queries, keys, key_bias):
 
 
 def _best_keys_and_near_ties(scores_by_key, margin):
-    """First largest score's key per query, and whether another key's score
-    is within ``margin`` of it.
+    """First largest score's key per query (see ``running_best_key``), and
+    whether another key's score is within ``margin`` of it.
 
-    ``scores_by_key`` has shape (k, m), each key's scores contiguous. A
-    running maximum over the keys takes a few branch-free vector operations
-    per key; a later key wins only if strictly larger, so ties go to the
-    first key. A second pass counts the keys within ``margin`` of the best.
+    ``scores_by_key`` has shape (k, m), each key's scores contiguous.
     """
-    n_keys, n_queries = scores_by_key.shape
-    best = scores_by_key[0].copy()
-    # The smallest integer type holding the keys: the label updates are as
-    # many passes as the score updates.
-    labels = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys - 1))
-    larger = np.empty(n_queries, dtype=bool)
-    candidate = np.empty_like(labels)
-    for key in range(1, n_keys):
-        scores = scores_by_key[key]
-        np.greater(scores, best, out=larger)
-        np.maximum(best, scores, out=best)
-        # Keys come in increasing order: the label is the last key that won.
-        np.multiply(larger, key, out=candidate, casting="unsafe")
-        np.maximum(labels, candidate, out=labels)
+    labels, best = running_best_key(scores_by_key)
     threshold = np.subtract(best, margin, out=best)
+    n_keys, n_queries = scores_by_key.shape
     near = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys))
+    within = np.empty(n_queries, dtype=bool)
     for key in range(n_keys):
-        np.greater_equal(scores_by_key[key], threshold, out=larger)
-        np.add(near, larger, out=near, casting="unsafe")
+        np.greater_equal(scores_by_key[key], threshold, out=within)
+        np.add(near, within, out=near, casting="unsafe")
     return labels, near > 1

@@ -29,14 +29,17 @@ CACHE_BYTES = 2 * 2**20
 KEY_MAJOR_MAX_KEYS = 16
 
 
-def _first_argmax_by_key(scores_by_key):
-    """Index of the first largest score of each query, from key-major scores.
+def running_best_key(scores_by_key):
+    """Index and value of the first largest score of each query, from
+    key-major scores.
 
     ``scores_by_key`` has shape (n_keys, n_queries), each key's scores
     contiguous. A running maximum over the keys takes a few branch-free
     vector operations per key, where ``np.argmax`` over short rows stalls on
     a branch per element. A later key wins only if strictly larger, so ties
-    go to the first key, as with ``np.argmax``.
+    go to the first key, as with ``np.argmax``. The labels are of the
+    smallest integer type that holds them: their updates are as many passes
+    as the score updates.
     """
     n_keys, n_queries = scores_by_key.shape
     best = scores_by_key[0].copy()
@@ -49,7 +52,7 @@ def _first_argmax_by_key(scores_by_key):
         # Keys come in increasing order: the label is the last key that won.
         np.multiply(larger, key, out=candidate, casting="unsafe")
         np.maximum(labels, candidate, out=labels)
-    return labels
+    return labels, best
 
 
 def first_argmax(scores):
@@ -64,7 +67,7 @@ def first_argmax(scores):
     """
     n_keys = scores.shape[1]
     if 1 < n_keys <= KEY_MAJOR_MAX_KEYS and not scores.flags.c_contiguous:
-        return _first_argmax_by_key(scores.T)
+        return running_best_key(scores.T)[0]
     return np.argmax(scores, axis=1)
 
 
