@@ -241,10 +241,8 @@ def _best_keys_and_near_ties(scores_by_key, margin):
     """
     labels, best = running_best_key(scores_by_key)
     threshold = np.subtract(best, margin, out=best)
-    n_keys, n_queries = scores_by_key.shape
-    near = np.zeros(n_queries, dtype=np.min_scalar_type(n_keys))
-    within = np.empty(n_queries, dtype=bool)
-    for key in range(n_keys):
-        np.greater_equal(scores_by_key[key], threshold, out=within)
-        np.add(near, within, out=near, casting="unsafe")
+    n_keys = scores_by_key.shape[0]
+    near = np.add.reduce(
+        scores_by_key >= threshold, axis=0, dtype=np.min_scalar_type(n_keys)
+    )
     return labels, near > 1
