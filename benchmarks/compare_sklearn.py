@@ -126,7 +126,9 @@ def tfidf_like(n_samples, n_features, density, seed=0):
     X = sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_features))
     X.sort_indices()
     norms = np.sqrt(X.multiply(X).sum(axis=1)).A.ravel()
-    return sp.csr_matrix(sp.diags(1 / norms) @ X)
+    X = sp.csr_matrix(sp.diags(1 / norms) @ X)
+    X.sort_indices()  # canonical, as TfidfVectorizer's output is
+    return X
 
 
 def environment():

@@ -257,7 +257,9 @@ class BaseTransformerKMeans(
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training instances. Dense data is converted to C order (a copy when
-            it is not C-contiguous float); a sparse matrix is converted to CSR.
+            it is not C-contiguous float); a sparse matrix is converted to CSR,
+            and copied into canonical format (sorted indices, duplicate entries
+            summed) when it is not in it.
             Dense float32 data that the layers do not centre (a normalised or
             a non-averaging variant) is computed on in float64; the results
             keep float32.

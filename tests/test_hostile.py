@@ -171,6 +171,11 @@ def test_any_magnitude_gives_the_result_of_the_well_scaled_data(name, magnitude)
         expected_inertia = np.ldexp(reference.inertia_, degree(name) * exponent)
     assert estimator.inertia_ == pytest.approx(expected_inertia, rel=1e-12)
     assert_array_equal(estimator.predict(scaled_X), reference.labels_)
+    # The network keeps the fit's scaling: its forward pass replays the fit.
+    replay = estimator.network_.forward(
+        scaled_X, estimator.init_centers_, estimator.n_iter_, literal=False
+    )
+    assert_array_equal(replay.labels, estimator.labels_)
 
 
 @pytest.mark.parametrize("scale", [1e-160, 1e160, 1e-300, 1e300])
