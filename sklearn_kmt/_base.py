@@ -404,7 +404,7 @@ class BaseTransformerKMeans(
                 self._patience,
                 n_features=n_features,
                 n_clusters=self.n_clusters,
-                scale_exponent=token_shift,
+                scale_exponent=data_shift,
             )
             if block.normalisation is None:
                 points = PointTokens(X, sample_weight)

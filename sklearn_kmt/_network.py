@@ -936,7 +936,8 @@ class Network:
     scale_exponent : int, default=0
         The tokens' data part is the data times ``2**scale_exponent`` (an
         exact embedding, chosen by the estimator where the data's magnitude
-        needs it); the layers run :meth:`Block.rescaled` for it.
+        needs it; behind a normalisation layer it changes no direction); the
+        layers run :meth:`Block.rescaled` for it.
 
     Attributes
     ----------
@@ -1114,7 +1115,7 @@ scale_exponent
         else:
             layer_pass = FastPass(block, points)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
-        if shift:
+        if shift and block.normalisation is None:  # else unit centroids
             degree = block.assign_attention.score.dissimilarity_degree
             output.centers = times_power_of_two(output.centers, -shift)
             for record in output.trace or []:
