@@ -32,22 +32,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._network import Network
+from ._network import Network, same_partition
 from ._tokens import PointTokens, summed_duplicates, times_power_of_two
 
 
 def is_dask_array(X):
     """Whether X is a Dask array, told without importing Dask."""
     return type(X).__module__.startswith("dask.array")
-
-
-def same_partition(labels, other_labels):
-    """Whether two labelings are the same partition up to renaming the clusters."""
-    pairs = np.unique(np.stack([labels, other_labels]), axis=1)
-    return (
-        np.unique(pairs[0]).size == pairs.shape[1]
-        and np.unique(pairs[1]).size == pairs.shape[1]
-    )
 
 
 def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, gate):

@@ -24,9 +24,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import same_partition
 from ._components import ClusterStatistics
-from ._network import Network, chunk_n_rows
+from ._network import Network, chunk_n_rows, same_partition
 from ._tokens import OneHotSlots, PointTokens
 
 # The k-means++ seeding of a Dask array runs on a uniform sample of rows of

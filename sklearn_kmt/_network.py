@@ -825,6 +825,15 @@ class LayerRecord:
         return f"LayerRecord(objective={self.objective:.6g})"
 
 
+def same_partition(labels, other_labels):
+    """Whether two labelings are the same partition up to renaming the clusters."""
+    pairs = np.unique(np.stack([labels, other_labels]), axis=1)
+    return (
+        np.unique(pairs[0]).size == pairs.shape[1]
+        and np.unique(pairs[1]).size == pairs.shape[1]
+    )
+
+
 class NetworkOutput:
     """What a forward pass of the network returns.
 

@@ -26,3 +26,48 @@ def test_core_import_and_fit_do_not_import_dask():
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _package_imports():
+    """For each module of the package, the package modules it imports,
+    function-level imports included."""
+    import ast
+
+    package = ROOT / "sklearn_kmt"
+    graph = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1 and node.module:
+                    imported.add(node.module.split(".")[0])
+                elif node.level == 1:
+                    imported.update(alias.name for alias in node.names)
+                elif (node.module or "").startswith("sklearn_kmt."):
+                    imported.add(node.module.split(".")[1])
+                elif node.module == "sklearn_kmt":
+                    imported.add("__init__")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("sklearn_kmt."):
+                        imported.add(alias.name.split(".")[1])
+        graph[path.stem] = imported & {p.stem for p in package.glob("*.py")}
+    return graph
+
+
+def test_the_package_has_no_import_cycle():
+    graph = _package_imports()
+    assert "_base" in graph["_kmeans"]  # the reading of imports works
+    cycles = []
+
+    def visit(module, path):
+        for target in sorted(graph[module]):
+            if target in path:
+                cycles.append(path[path.index(target) :] + [target])
+            else:
+                visit(target, path + [target])
+
+    # __init__ and __main__ sit on top: nothing below may import them back.
+    for module in graph:
+        visit(module, [module])
+    assert cycles == []
