@@ -21,7 +21,8 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_kmt import TransformerKMeans, __version__
-from sklearn_kmt._base import largest_magnitude, scale_exponent
+from sklearn_kmt._base import scale_exponent
+from sklearn_kmt._tokens import largest_magnitude
 
 PROG = "sklearn-kmt"
 

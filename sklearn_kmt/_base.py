@@ -33,7 +33,12 @@ from sklearn.utils.validation import (
 )
 
 from ._network import Network, same_partition
-from ._tokens import PointTokens, summed_duplicates, times_power_of_two
+from ._tokens import (
+    PointTokens,
+    largest_magnitude,
+    summed_duplicates,
+    times_power_of_two,
+)
 
 
 def is_dask_array(X):
@@ -92,15 +97,6 @@ def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, g
         probability = sample_weight * gated(nearest)
     centers = X[chosen]
     return centers.toarray() if sp.issparse(centers) else centers
-
-
-def largest_magnitude(values):
-    """The largest absolute value of a dense array, or of the stored entries
-    of a CSR matrix; 0 when there is none. Two reductions, no copy."""
-    data = values.data if sp.issparse(values) else np.asarray(values)
-    if data.size == 0:
-        return 0.0
-    return max(float(data.max()), -float(data.min()))
 
 
 def scale_exponent(largest_data, largest, dtype, n_features, total_weight):

@@ -24,7 +24,7 @@ import ctypes
 import numpy as np
 import scipy.linalg.blas
 
-from ._tokens import running_best_key
+from ._tokens import largest_magnitude, running_best_key
 
 
 def _cython_blas_function(name, real):
@@ -216,9 +216,7 @@ def first_best_keys(queries, keys, key_bias):
     unit_roundoff = np.finfo(dtype).eps / 2
     terms = (n_features + 1) * unit_roundoff
     gamma = terms / (1 - terms)
-    largest_query = np.sqrt(n_features) * max(
-        float(queries.max(initial=0)), -float(queries.min(initial=0))
-    )
+    largest_query = np.sqrt(n_features) * largest_magnitude(queries)
     largest_key = float(np.sqrt(np.max(np.einsum("ij,ij->i", keys, keys))))
     # Twice the bound of the difference of two roundings, enlarged for the
     # rounding of the bound itself.

@@ -85,6 +85,15 @@ def summed_duplicates(X):
     return X
 
 
+def largest_magnitude(values):
+    """The largest absolute value of a dense array, or of the stored entries
+    of a CSR matrix; 0 when there is none. Two reductions, no copy."""
+    data = values.data if sp.issparse(values) else np.asarray(values)
+    if data.size == 0:
+        return 0.0
+    return max(float(data.max()), -float(data.min()))
+
+
 def times_power_of_two(values, exponent):
     """``values * 2**exponent`` for a dense or CSR array, exactly (a shift of
     the exponents); ``values`` itself when ``exponent`` is 0."""
