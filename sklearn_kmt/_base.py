@@ -361,8 +361,6 @@ class BaseTransformerKMeans(
         n_init = self._resolve_n_init()
         random_state = check_random_state(self.random_state)
 
-        data_mean = None
-        data_shift = 0
         user_X = X
         X = X.astype(dtype, copy=False)
         X, init, data_mean, data_shift = self._embedded(
@@ -468,7 +466,7 @@ class BaseTransformerKMeans(
                     with np.errstate(over="ignore"):
                         centers = np.ldexp(centers, first_shift)
                     if not np.all(np.isfinite(centers)):
-                        raise self._too_far_error(init, math.ldexp(largest, 0), X.dtype)
+                        raise self._too_far_error(init, largest, X.dtype)
             data_mean = X.mean(axis=0)
             X -= data_mean
             if centers is not None:
@@ -748,15 +746,16 @@ class BaseTransformerKMeans(
             centers = centers - data_mean.astype(dtype)
         weight_shift = weight_exponent(sample_weight, dtype)
         sample_weight = np.ldexp(sample_weight, weight_shift).astype(dtype)
+        # Behind a normalisation only the data's scale counts: the tokens,
+        # centroids included, are then on the unit sphere.
+        normalised = self.network_.block.normalisation is not None
         largest = largest_magnitude(X)
-        if self.network_.block.normalisation is None:
+        if not normalised:
             largest = max(largest, largest_magnitude(centers))
-        # Behind a normalisation only the data's scale counts: the tokens are
-        # then on the unit sphere.
         total_weight = float(np.sum(sample_weight, dtype=np.float64))
         exponent = scale_exponent(largest, largest, dtype, X.shape[1], total_weight)
         X = times_power_of_two(X, exponent)
-        if self.network_.block.normalisation is None:
+        if not normalised:
             centers = times_power_of_two(centers, exponent)
         return TestData(
             PointTokens(X, sample_weight), centers, result_dtype, exponent, weight_shift

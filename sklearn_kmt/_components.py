@@ -412,7 +412,6 @@ def inverse_norms(rows):
     inverse = np.zeros_like(squared)
     safe = (squared >= info.tiny / info.eps) & (squared <= info.max / 2)
     np.divide(1.0, np.sqrt(squared, where=safe, out=inverse), out=inverse, where=safe)
-    inverse[~safe] = 0.0
     rest = np.flatnonzero(~safe)
     if rest.size == 0:
         return inverse

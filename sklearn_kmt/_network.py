@@ -687,14 +687,12 @@ class Block:
         the objective soft k-means decreases (the inertia of the most
         responsible centroids may rise from layer to layer).
         """
-        kept = labels >= 0
         dissimilarities = self.dissimilarities(
-            points, centers, np.where(kept, labels, 0)
+            points, centers, np.where(labels >= 0, labels, 0)
         )
         normalisation = self.assign_attention.normalisation
         if normalisation.one_hot:
-            weights = np.where(kept, points.sample_weight, 0)
-            return "inertia", float(np.dot(weights, dissimilarities))
+            return "inertia", self.objective(points, centers, labels, dissimilarities)
         report = normalisation.report(self, points, centers, labels, dissimilarities)
         return "free energy", report["free_energy"]
 
@@ -1125,14 +1123,12 @@ scale_exponent
             layer_pass = FastPass(block, points)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
         if shift and block.normalisation is None:  # else unit centroids
-            degree = block.assign_attention.score.dissimilarity_degree
             output.centers = times_power_of_two(output.centers, -shift)
             for record in output.trace or []:
                 record.centers = times_power_of_two(record.centers, -shift)
-                with np.errstate(over="ignore"):
-                    record.objective = float(
-                        np.ldexp(record.objective, -degree * shift)
-                    )
+                record.objective = block.report_in_data_units(
+                    {"inertia": record.objective}, shift, 0
+                )["inertia"]
         return output
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):
