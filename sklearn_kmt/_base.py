@@ -363,7 +363,7 @@ class BaseTransformerKMeans(
 
         user_X = X
         X = X.astype(dtype, copy=False)
-        X, init, data_mean, data_shift = self._embedded(
+        X, init, data_mean, data_shift, largest_value = self._embedded(
             X, init, sample_weight, centring
         )
         # The layers see the data scaled; behind a normalisation, on the unit
@@ -392,7 +392,7 @@ class BaseTransformerKMeans(
                 scale_exponent=data_shift,
             )
             if block.normalisation is None:
-                points = PointTokens(X, sample_weight)
+                points = PointTokens(X, sample_weight, largest_value=largest_value)
             else:  # the layers' normalisation, computed once for the seeding
                 points = PointTokens(seeding_data, sample_weight, normalised=True)
             output, init_centers = self._best_of_runs(
@@ -442,9 +442,10 @@ class BaseTransformerKMeans(
         magnitude needs it (:func:`scale_exponent`).
 
         Returns ``X``, ``init``, the data mean at the scale of the layers
-        (None when not centred) and the exponent of the scale. Scaled data is a new
-        array; the caller's array, centred in place when ``copy_x=False``, is
-        then restored at once.
+        (None when not centred), the exponent of the scale and the largest
+        magnitude of the returned ``X``. Scaled data is a new array; the
+        caller's array, centred in place when ``copy_x=False``, is then
+        restored at once.
         """
         n_samples, n_features = X.shape
         total_weight = float(np.sum(sample_weight, dtype=np.float64))
@@ -489,7 +490,9 @@ class BaseTransformerKMeans(
                 centers = np.ldexp(centers, shift)
         if data_mean is not None:
             data_mean = times_power_of_two(data_mean, shift)
-        return X, (init if centers is None else centers), data_mean, first_shift + shift
+        centers = init if centers is None else centers
+        largest_data = math.ldexp(largest_data, shift)
+        return X, centers, data_mean, first_shift + shift, largest_data
 
     @staticmethod
     def _too_far_error(init, largest_data, dtype):
@@ -749,7 +752,7 @@ class BaseTransformerKMeans(
         # Behind a normalisation only the data's scale counts: the tokens,
         # centroids included, are then on the unit sphere.
         normalised = self.network_.block.normalisation is not None
-        largest = largest_magnitude(X)
+        largest_data = largest = largest_magnitude(X)
         if not normalised:
             largest = max(largest, largest_magnitude(centers))
         total_weight = float(np.sum(sample_weight, dtype=np.float64))
@@ -757,9 +760,10 @@ class BaseTransformerKMeans(
         X = times_power_of_two(X, exponent)
         if not normalised:
             centers = times_power_of_two(centers, exponent)
-        return TestData(
-            PointTokens(X, sample_weight), centers, result_dtype, exponent, weight_shift
+        points = PointTokens(
+            X, sample_weight, largest_value=math.ldexp(largest_data, exponent)
         )
+        return TestData(points, centers, result_dtype, exponent, weight_shift)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the cluster index of each training sample.

@@ -252,14 +252,17 @@ class Hardmax:
         """A hardmax has no units: itself."""
         return self
 
-    def slots(self, score, points, centers, key_bias):
+    def slots(self, score, points, centers, key_bias, largest_query_norm=None):
         """The slots of a chunk of point tokens: only the best key counts.
 
         The score names each query's first best key itself
         (``score.first_best``), which it can do faster than a full score
-        matrix and an argmax over it.
+        matrix and an argmax over it; ``largest_query_norm`` bounds the norm
+        of every point of the stream, when known (see
+        :func:`~sklearn_kmt._gemm.first_best_keys`).
         """
-        return OneHotSlots(score.first_best(points, centers, key_bias), len(centers))
+        labels = score.first_best(points, centers, key_bias, largest_query_norm)
+        return OneHotSlots(labels, len(centers))
 
     def __repr__(self):
         return "Hardmax()"
@@ -329,11 +332,12 @@ class Softmax:
             scaled[np.isnan(scaled)] = 0.0  # 0 * inf: the row's maximum itself
         return SoftSlots(scaled)
 
-    def slots(self, score, points, centers, key_bias):
+    def slots(self, score, points, centers, key_bias, largest_query_norm=None):
         """The slots of a chunk of point tokens, from all its scores.
 
         It takes its maxima and sums over the keys, so it asks for scores
-        laid out key by key, where those run along contiguous memory.
+        laid out key by key, where those run along contiguous memory. It
+        breaks no tie, so it needs no bound on the points' norms.
         """
         return self(score.scores(points, centers, key_bias, key_major=True))
 
@@ -579,11 +583,16 @@ class SquaredEuclideanScore:
         """
         return query_key_products(points, centers, key_bias, key_major)
 
-    def first_best(self, points, centers, key_bias):
-        """Each point's first best centroid (a hardmax), as KMeans picks it."""
+    def first_best(self, points, centers, key_bias, largest_query_norm=None):
+        """Each point's first best centroid (a hardmax), as KMeans picks it.
+
+        ``largest_query_norm``, an upper bound on the norm of every point
+        when known, spares reading it from each chunk (see
+        :func:`~sklearn_kmt._gemm.first_best_keys`).
+        """
         if sp.issparse(points):
             return first_argmax(self.scores(points, centers, key_bias))
-        return first_best_keys(points, centers, key_bias)
+        return first_best_keys(points, centers, key_bias, largest_query_norm)
 
     def pairwise(self, points, centers):
         """The dissimilarity of every point to every center."""
@@ -686,7 +695,7 @@ class ManhattanScore:
         # In the layout scikit-learn gives, whatever ``key_major`` asks.
         return -manhattan_distances(points, centers)
 
-    def first_best(self, points, centers, key_bias):
+    def first_best(self, points, centers, key_bias, largest_query_norm=None):
         """Each point's first best centroid (a hardmax over the scores)."""
         return first_argmax(self.scores(points, centers, key_bias))
 
@@ -755,7 +764,7 @@ class CosineScore:
     def scores(self, points, centers, key_bias, key_major=False):
         return query_key_products(points, unit_rows(centers), key_major=key_major)
 
-    def first_best(self, points, centers, key_bias):
+    def first_best(self, points, centers, key_bias, largest_query_norm=None):
         """Each point's first best centroid (a hardmax over the scores)."""
         return first_argmax(self.scores(points, centers, key_bias))
 
@@ -872,9 +881,16 @@ class AssignAttention:
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
         return self.score.scores(points, centers, key_bias, key_major)
 
-    def __call__(self, points, centers, key_bias):
-        """New assignment slots of a chunk of point tokens."""
-        return self.normalisation.slots(self.score, points, centers, key_bias)
+    def __call__(self, points, centers, key_bias, largest_query_norm=None):
+        """New assignment slots of a chunk of point tokens.
+
+        ``largest_query_norm`` is an upper bound on the norm of every point
+        token of the stream, when known: a hardmax that certifies near ties
+        reads it instead of each chunk's values.
+        """
+        return self.normalisation.slots(
+            self.score, points, centers, key_bias, largest_query_norm
+        )
 
     def parameters(self, n_features, n_clusters):
         """The head's projections, and those of the erase head of the slot."""

@@ -20,6 +20,7 @@ export cannot be read, the Python wrappers compute the same numbers.
 """
 
 import ctypes
+import functools
 
 import numpy as np
 import scipy.linalg.blas
@@ -77,11 +78,17 @@ _GEMM = {
 }
 
 
+# Broadcasting a row of fewer keys than this into the scores costs more per
+# row than copying the filled part onto itself, doubling it each time.
+SHORT_ROW_KEYS = 10
+
+
 def _fill_with_copies(flat, row):
     """Write ``row`` over and over along the contiguous array ``flat``.
 
     Each copy doubles the filled part: a few long copies, where broadcasting
-    ``row`` copies it once per row, which for short rows is slower.
+    ``row`` copies it once per row, which for short rows is slower. Each
+    copy is a Python step holding the GIL, so longer rows are broadcast.
     """
     filled = min(row.shape[0], flat.shape[0])
     flat[:filled] = row[:filled]
@@ -127,7 +134,11 @@ def biased_products(queries, keys, key_bias):
     n_keys = keys.shape[0]
     # Column-major (k, m) is the row-major (m, k) that KMeans writes into.
     scores = np.empty((n_keys, n_queries), dtype=dtype, order="F")
-    _fill_with_copies(scores.T.reshape(-1), np.asarray(key_bias, dtype=dtype))
+    key_bias = np.asarray(key_bias, dtype=dtype)
+    if n_keys < SHORT_ROW_KEYS:
+        _fill_with_copies(scores.T.reshape(-1), key_bias)
+    else:
+        np.copyto(scores.T, key_bias)
     whole = n_queries - n_queries % KMEANS_BLOCK_ROWS
     for rows in (slice(0, whole), slice(whole, n_queries)):
         if rows.stop > rows.start:
@@ -169,14 +180,30 @@ def _accumulate_products(scores, keys, queries):
     )
 
 
-# Up to this many keys and features, a chunk's best keys come from scores
-# laid out key by key (a few vector operations per key), checked against the
-# rounding of KMeans' product.
+# Up to this many keys, a chunk's best keys may come from scores laid out key
+# by key (a few vector operations per key), checked against the rounding of
+# KMeans' product; that pays with few features, and in float64 with many,
+# where NumPy's key-major product streams the queries faster than KMeans'
+# layout (see :func:`key_major_pays`).
 CERTIFIED_MAX_KEYS = 16
 CERTIFIED_MAX_FEATURES = 16
+CERTIFIED_MIN_FLOAT64_FEATURES = 100
 
 
-def first_best_keys(queries, keys, key_bias):
+def key_major_pays(n_keys, n_features, dtype):
+    """Whether :func:`first_best_keys` scores key by key and certifies."""
+    return n_keys <= CERTIFIED_MAX_KEYS and (
+        n_features <= CERTIFIED_MAX_FEATURES
+        or (dtype == np.float64 and n_features >= CERTIFIED_MIN_FLOAT64_FEATURES)
+    )
+
+
+# From this many queries on, the best key is found by a running maximum over
+# the keys rather than by ``np.argmax``.
+RUNNING_MAX_MIN_QUERIES = 4096
+
+
+def first_best_keys(queries, keys, key_bias, largest_query_norm=None):
     """The first largest ``key_bias[j] + queries[i] . keys[j]`` of each query,
     as scikit-learn's KMeans picks it.
 
@@ -185,6 +212,9 @@ def first_best_keys(queries, keys, key_bias):
     queries : ndarray of shape (m, n_features)
     keys : ndarray of shape (k, n_features)
     key_bias : ndarray of shape (k,)
+    largest_query_norm : float, default=None
+        An upper bound on the Euclidean norm of every query, when the caller
+        knows one for all its chunks; otherwise it is read from ``queries``.
 
     Returns
     -------
@@ -192,37 +222,37 @@ def first_best_keys(queries, keys, key_bias):
 
     Notes
     -----
-    With many keys the scores are :func:`biased_products` and the labels
-    their ``np.argmax``. With few keys and features ``np.argmax`` over short
-    rows costs more than the product, and the scores are computed key by
-    key with NumPy's product, where a running maximum over the keys finds
-    each query's best. Any order of summing the ``n_features + 1`` terms of
-    a score (and with or without fused multiply-adds) is within
-    ``gamma (|b| + ||x|| ||c||)`` of its exact value, with ``gamma = (n + 1)
-    u / (1 - (n + 1) u)`` and ``u`` the unit roundoff, so two roundings of a
-    score differ by at most twice that. A query whose other scores are all
-    below its best by more than twice that difference has the same best key
-    in KMeans' rounding; the blocks of ``KMEANS_BLOCK_ROWS`` queries that
-    hold another, near a tie, are scored again with :func:`biased_products`.
+    Where :func:`key_major_pays` says no, the scores are
+    :func:`biased_products` and the labels their ``np.argmax``. Otherwise
+    the scores are computed key by key with NumPy's product, where a
+    running maximum over the keys finds each query's best. Any order of
+    summing the ``n_features + 1`` terms of a score (and with or without
+    fused multiply-adds) is within ``gamma (|b| + ||x|| ||c||)`` of its exact
+    value, with ``gamma = (n + 1) u / (1 - (n + 1) u)`` and ``u`` the unit
+    roundoff, so two roundings of a score differ by at most twice that. A
+    query whose other scores are all below its best by more than twice that
+    difference has the same best key in KMeans' rounding; the blocks of
+    ``KMEANS_BLOCK_ROWS`` queries that hold another, near a tie, are scored
+    again with :func:`biased_products`.
     """
     n_keys, n_features = keys.shape
-    if n_keys > CERTIFIED_MAX_KEYS or n_features > CERTIFIED_MAX_FEATURES:
-        return np.argmax(biased_products(queries, keys, key_bias), axis=1)
     dtype = np.result_type(queries.dtype, keys.dtype)
+    if not key_major_pays(n_keys, n_features, dtype):
+        return np.argmax(biased_products(queries, keys, key_bias), axis=1)
     keys = keys.astype(dtype, copy=False)
     key_bias = np.asarray(key_bias, dtype=dtype)
-    scores_by_key = keys @ queries.T
-    scores_by_key += key_bias[:, None]
-    unit_roundoff = np.finfo(dtype).eps / 2
-    terms = (n_features + 1) * unit_roundoff
-    gamma = terms / (1 - terms)
-    largest_query = np.sqrt(n_features) * largest_magnitude(queries)
+    scores_by_key = _key_major_scores(queries, keys, key_bias)
+    gamma = _summation_error_factor(dtype, n_features + 1)
+    if largest_query_norm is None:
+        largest_query_norm = np.sqrt(n_features) * largest_magnitude(queries)
     largest_key = float(np.sqrt(np.max(np.einsum("ij,ij->i", keys, keys))))
     # Twice the bound of the difference of two roundings, enlarged for the
     # rounding of the bound itself.
     largest_bias = float(np.max(np.abs(key_bias)))
-    margin = 4.5 * gamma * (largest_bias + largest_query * largest_key)
+    margin = 4.5 * gamma * (largest_bias + largest_query_norm * largest_key)
     labels, near_tie = _best_keys_and_near_ties(scores_by_key, margin)
+    if not near_tie.any():
+        return labels
     # The blocks, as KMeans scores them, that hold a query near a tie.
     blocks = np.unique(np.flatnonzero(near_tie) // KMEANS_BLOCK_ROWS)
     for start in (blocks * KMEANS_BLOCK_ROWS).tolist():
@@ -231,15 +261,36 @@ def first_best_keys(queries, keys, key_bias):
     return labels
 
 
+@functools.lru_cache
+def _summation_error_factor(dtype, n_terms):
+    """``gamma = n u / (1 - n u)`` for ``n`` terms and the unit roundoff ``u``."""
+    terms = n_terms * float(np.finfo(dtype).eps) / 2
+    return terms / (1 - terms)
+
+
+def _key_major_scores(queries, keys, key_bias):
+    """``key_bias[j] + keys[j] . queries[i]`` by NumPy, shape (k, m): rounded
+    in some order of its own, which :func:`first_best_keys` certifies."""
+    scores_by_key = keys @ queries.T
+    scores_by_key += key_bias[:, None]
+    return scores_by_key
+
+
 def _best_keys_and_near_ties(scores_by_key, margin):
     """First largest score's key per query (see ``running_best_key``), and
     whether another key's score is within ``margin`` of it.
 
-    ``scores_by_key`` has shape (k, m), each key's scores contiguous.
+    ``scores_by_key`` has shape (k, m), each key's scores contiguous. A
+    short chunk (of many features) takes ``np.argmax``, in fewer and longer
+    operations than the running maximum, which holds the GIL between them.
     """
-    labels, best = running_best_key(scores_by_key)
+    n_keys, n_queries = scores_by_key.shape
+    if n_queries < RUNNING_MAX_MIN_QUERIES:
+        labels = np.argmax(scores_by_key, axis=0)
+        best = np.max(scores_by_key, axis=0)
+    else:
+        labels, best = running_best_key(scores_by_key)
     threshold = np.subtract(best, margin, out=best)
-    n_keys = scores_by_key.shape[0]
     near = np.add.reduce(
         scores_by_key >= threshold, axis=0, dtype=np.min_scalar_type(n_keys)
     )

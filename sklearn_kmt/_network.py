@@ -433,10 +433,12 @@ class Block:
         """
         key_bias = self.assign_attention.key_bias(centers)
         keys = np.ascontiguousarray(centers)
+        largest_norm = points.largest_norm
 
         def assign(rows):
             chunk = points.chunk(rows)
-            return read(rows, chunk, self.assign_attention(chunk, keys, key_bias))
+            slots = self.assign_attention(chunk, keys, key_bias, largest_norm)
+            return read(rows, chunk, slots)
 
         return stream(
             assign,

@@ -12,6 +12,8 @@ responsibilities as their logarithms (:class:`SoftSlots`). ``dense()``
 assembles the literal token matrix for small inputs.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -367,6 +369,9 @@ class PointTokens:
         Whether ``data`` is already the output of the normalisation layer
         (computed once for a whole forward pass), so that the layers do not
         apply it again.
+    largest_value : float, default=None
+        The largest magnitude among the values of ``data``, when the caller
+        has read it; see :attr:`largest_norm`.
 
     Attributes
     ----------
@@ -395,11 +400,23 @@ class PointTokens:
            [3., 4., 1., 0.]])
     """
 
-    def __init__(self, data, sample_weight, scale=None, normalised=False):
+    def __init__(
+        self, data, sample_weight, scale=None, normalised=False, largest_value=None
+    ):
         self.data = data
         self.sample_weight = sample_weight
         self.scale = scale
         self._normalised = normalised
+        self._largest_value = largest_value
+
+    @property
+    def largest_norm(self):
+        """An upper bound on the Euclidean norm of every token's data part,
+        from ``largest_value``; None when that was not given or a
+        normalisation factor applies."""
+        if self._largest_value is None or self.scale is not None:
+            return None
+        return math.sqrt(self.n_features) * self._largest_value
 
     @property
     def is_normalised(self):

@@ -1,9 +1,12 @@
 """Each component of the k-means transformer against its definition."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_kmt._components import (
     AssignAttention,
@@ -234,12 +237,18 @@ def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
-    "n_features, n_clusters", [(2, 5), (8, 16), (3, 40), (300, 12)], ids=str
+    "n_features, n_clusters",
+    [(2, 5), (8, 16), (3, 40), (50, 8), (300, 12), (300, 40), (784, 10)],
+    ids=str,
 )
-def test_best_keys_are_those_kmeans_predicts_on_tie_heavy_data(n_features, n_clusters):
+@pytest.mark.parametrize("norm_bound", ["read from the chunk", "the stream's"])
+def test_best_keys_are_those_kmeans_predicts_on_tie_heavy_data(
+    n_features, n_clusters, norm_bound
+):
     # Integer data and centers that are means of a few rows: many exact and
     # near ties, decided as KMeans' own product rounds them (in blocks of 256
-    # rows, the last one partial).
+    # rows, the last one partial). The stream may give the bound on the
+    # points' norms that a certified hardmax needs, instead of each chunk.
     rng = np.random.RandomState(0)
     X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
     score = SquaredEuclideanScore()
@@ -253,6 +262,52 @@ def test_best_keys_are_those_kmeans_predicts_on_tie_heavy_data(n_features, n_clu
         # Any fit gives KMeans its fitted state; the centers are then set.
         kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
         kmeans.fit(X[: n_clusters * 3])
+        kmeans.cluster_centers_ = centers
+        largest_norm = None
+        if norm_bound == "the stream's":
+            largest_norm = float(np.sqrt(np.max(np.sum(X * X, axis=1))))
+        labels = score.first_best(X, centers, score.key_bias(centers), largest_norm)
+        np.testing.assert_array_equal(labels, kmeans.predict(X))
+
+
+@pytest.mark.parametrize(
+    "n_features, n_clusters", [(2, 8), (8, 16), (300, 12)], ids=str
+)
+def test_certified_best_keys_hold_against_any_rounding_within_the_bound(
+    monkeypatch, n_features, n_clusters
+):
+    # The fast scores may round in any order: here each is moved at random
+    # by up to the bound on the error of any summation order. The near ties
+    # it could flip are scored again as KMeans scores them.
+    from sklearn_kmt import _gemm
+
+    rng = np.random.RandomState(0)
+    exact_order = _gemm._key_major_scores
+
+    def another_rounding(queries, keys, key_bias):
+        scores_by_key = exact_order(queries, keys, key_bias)
+        terms = (n_features + 1) * np.finfo(np.float64).eps / 2
+        norms = np.sqrt(np.sum(queries * queries, axis=1))
+        bound = terms * (
+            np.abs(key_bias)[:, None]
+            + np.outer(np.sqrt(np.sum(keys * keys, axis=1)), norms)
+        )
+        return scores_by_key + bound * rng.uniform(-1, 1, scores_by_key.shape)
+
+    monkeypatch.setattr(_gemm, "_key_major_scores", another_rounding)
+    X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
+    score = SquaredEuclideanScore()
+    for _ in range(5):
+        centers = np.array(
+            [
+                X[rng.choice(3001, rng.randint(1, 7))].mean(axis=0)
+                for _ in range(n_clusters)
+            ]
+        )
+        kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kmeans.fit(X[: n_clusters * 3])
         kmeans.cluster_centers_ = centers
         labels = score.first_best(X, centers, score.key_bias(centers))
         np.testing.assert_array_equal(labels, kmeans.predict(X))
