@@ -235,7 +235,28 @@ def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
     np.testing.assert_array_equal(kept, expected)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def tie_heavy_scorings(n_features, n_clusters, rng, n_scorings=5):
+    """Integer data, and centers that are means of a few rows: many exact
+    and near ties. Yields the data, the centers and the labels KMeans
+    predicts with them (its product rounds in blocks of 256 rows, the last
+    one partial)."""
+    X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
+    for _ in range(n_scorings):
+        centers = np.array(
+            [
+                X[rng.choice(3001, rng.randint(1, 7))].mean(axis=0)
+                for _ in range(n_clusters)
+            ]
+        )
+        # Any fit gives KMeans its fitted state; the centers are then set.
+        kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kmeans.fit(X[: n_clusters * 3])
+        kmeans.cluster_centers_ = centers
+        yield X, centers, kmeans.predict(X)
+
+
 @pytest.mark.parametrize(
     "n_features, n_clusters",
     [(2, 5), (8, 16), (3, 40), (50, 8), (300, 12), (300, 40), (784, 10)],
@@ -245,29 +266,16 @@ def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
 def test_best_keys_are_those_kmeans_predicts_on_tie_heavy_data(
     n_features, n_clusters, norm_bound
 ):
-    # Integer data and centers that are means of a few rows: many exact and
-    # near ties, decided as KMeans' own product rounds them (in blocks of 256
-    # rows, the last one partial). The stream may give the bound on the
-    # points' norms that a certified hardmax needs, instead of each chunk.
+    # The stream may give the bound on the points' norms that a certified
+    # hardmax needs, instead of each chunk.
     rng = np.random.RandomState(0)
-    X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
     score = SquaredEuclideanScore()
-    for _ in range(5):
-        centers = np.array(
-            [
-                X[rng.choice(3001, rng.randint(1, 7))].mean(axis=0)
-                for _ in range(n_clusters)
-            ]
-        )
-        # Any fit gives KMeans its fitted state; the centers are then set.
-        kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
-        kmeans.fit(X[: n_clusters * 3])
-        kmeans.cluster_centers_ = centers
+    for X, centers, expected in tie_heavy_scorings(n_features, n_clusters, rng):
         largest_norm = None
         if norm_bound == "the stream's":
             largest_norm = float(np.sqrt(np.max(np.sum(X * X, axis=1))))
         labels = score.first_best(X, centers, score.key_bias(centers), largest_norm)
-        np.testing.assert_array_equal(labels, kmeans.predict(X))
+        np.testing.assert_array_equal(labels, expected)
 
 
 @pytest.mark.parametrize(
@@ -295,19 +303,7 @@ def test_certified_best_keys_hold_against_any_rounding_within_the_bound(
         return scores_by_key + bound * rng.uniform(-1, 1, scores_by_key.shape)
 
     monkeypatch.setattr(_gemm, "_key_major_scores", another_rounding)
-    X = rng.randint(0, 5, size=(3001, n_features)).astype(np.float64)
     score = SquaredEuclideanScore()
-    for _ in range(5):
-        centers = np.array(
-            [
-                X[rng.choice(3001, rng.randint(1, 7))].mean(axis=0)
-                for _ in range(n_clusters)
-            ]
-        )
-        kmeans = KMeans(n_clusters, init=centers, n_init=1, max_iter=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            kmeans.fit(X[: n_clusters * 3])
-        kmeans.cluster_centers_ = centers
+    for X, centers, expected in tie_heavy_scorings(n_features, n_clusters, rng):
         labels = score.first_best(X, centers, score.key_bias(centers))
-        np.testing.assert_array_equal(labels, kmeans.predict(X))
+        np.testing.assert_array_equal(labels, expected)
