@@ -38,6 +38,7 @@ from ._tokens import (
     largest_magnitude,
     summed_duplicates,
     times_power_of_two,
+    with_32bit_indices,
 )
 
 
@@ -324,6 +325,8 @@ class BaseTransformerKMeans(
             accept_large_sparse=True,
         )
         X = summed_duplicates(X)
+        if not block.takes_64bit_sparse_indices:
+            X = with_32bit_indices(X)
         n_samples, n_features = X.shape
         if n_samples < self.n_clusters:
             raise ValueError(
@@ -733,6 +736,8 @@ class BaseTransformerKMeans(
             accept_large_sparse=True,
         )
         X = summed_duplicates(X)
+        if not self.network_.block.takes_64bit_sparse_indices:
+            X = with_32bit_indices(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )

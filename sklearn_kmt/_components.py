@@ -665,6 +665,9 @@ class ManhattanScore:
     ----------
     translation_invariant : bool
         True: translating the data and the centroids together changes no score.
+    takes_64bit_sparse_indices : bool
+        False: scikit-learn's sparse Manhattan distances take 32-bit indices
+        only, so the estimator's boundary converts a CSR matrix's indices.
 
     See Also
     --------
@@ -687,6 +690,7 @@ class ManhattanScore:
     translation_invariant = True
     dissimilarity_degree = 1
     distance_degree = 1
+    takes_64bit_sparse_indices = False
 
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
@@ -947,10 +951,19 @@ class ClusterStatistics:
         self.log_scale = np.full(n_clusters, -np.inf)
 
     def add(self, sums, weights, shift):
-        """Add a chunk's sums and weights, given relative to ``exp(shift)``."""
+        """Add a chunk's sums and weights, given relative to ``exp(shift)``.
+
+        A centroid that found no weight in the chunk (an empty chunk, say)
+        adds nothing, whatever its shift, and leaves the scale of what came
+        before: a faint centroid's weights, far below 1, would otherwise
+        underflow against the shift 0 of an empty chunk.
+        """
+        shift = np.where(weights > 0, shift, -np.inf)
         log_scale = np.maximum(self.log_scale, shift)
-        kept = np.exp(self.log_scale - log_scale)
-        added = np.exp(shift - log_scale)
+        found = np.isfinite(log_scale)
+        with np.errstate(invalid="ignore"):
+            kept = np.where(found, np.exp(self.log_scale - log_scale), 0.0)
+            added = np.where(found, np.exp(shift - log_scale), 0.0)
         self.sums *= kept[:, None]
         self.sums += added[:, None] * sums
         self.weights *= kept
@@ -1397,8 +1410,8 @@ class RelocationHead:
             points, centers, np.maximum(labels, 0), chunk_n_rows
         )
         dissimilarities[labels < 0] = -np.inf
-        if points.scale is not None:  # a token normalised to zero has no direction
-            dissimilarities[points.scale == 0] = -np.inf
+        if points.directionless is not None:
+            dissimilarities[points.directionless] = -np.inf
         n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
         if n_moved == 0 or dissimilarities.max() <= 0:
             return empty[:0], empty[:0]

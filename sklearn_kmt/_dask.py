@@ -20,6 +20,8 @@ import dask
 import dask.array as da
 import numpy as np
 from dask import delayed
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -89,13 +91,14 @@ class DaskPoints:
         )
 
     def labels_array(self, label_blocks):
-        """One delayed labels array per block, as a Dask array."""
-        return da.concatenate(
-            [
-                da.from_delayed(labels, shape=(n_rows,), dtype=np.int32)
-                for labels, n_rows in zip(label_blocks, self.block_rows, strict=True)
-            ]
-        )
+        """One delayed labels array per block, as a Dask array chunked as the
+        rows of the data, empty blocks included (``da.concatenate`` would
+        drop them, and the blocks of the labels would no longer pair with
+        those of the data)."""
+        name = "labels-" + tokenize(*label_blocks)
+        layer = {(name, index): labels.key for index, labels in enumerate(label_blocks)}
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=label_blocks)
+        return da.Array(graph, name, chunks=(tuple(self.block_rows),), dtype=np.int32)
 
 
 def _block_points(block, data, sample_weight):
@@ -135,9 +138,7 @@ def _summary(statistics):
     """The running sums of a block, to be combined with those of the others."""
     if statistics is None:
         return None
-    # A centroid that found nothing in the block has sums 0 at any scale.
-    log_scale = np.where(np.isfinite(statistics.log_scale), statistics.log_scale, 0)
-    return statistics.sums, statistics.weights, log_scale
+    return statistics.sums, statistics.weights, statistics.log_scale
 
 
 def _combined_summaries(*summaries):
@@ -280,8 +281,8 @@ def _farthest_block(block, data, sample_weight, labels, start, centers, n_empty)
         points, centers, np.maximum(labels, 0), chunk_n_rows(points, len(centers))
     )
     eligible = labels >= 0
-    if points.scale is not None:  # a token normalised to zero has no direction
-        eligible &= points.scale > 0
+    if points.directionless is not None:
+        eligible &= ~points.directionless
     rows = np.flatnonzero(eligible)
     rows = rows[np.lexsort((rows, -dissimilarities[rows]))][:n_empty]
     return (
@@ -585,6 +586,11 @@ def scaled_tolerance(tol, points, block):
             ]
         )
         data = data[kept]
+    # Dask's moments come out NaN for some layouts of empty blocks (one
+    # leading and one trailing, say); without them the variance is the same.
+    data = da.concatenate(
+        [data.blocks[index] for index, n_rows in enumerate(data.chunks[0]) if n_rows]
+    )
     return data.var(axis=0).mean() * tol
 
 
@@ -754,33 +760,45 @@ def fit(estimator, X, sample_weight):
 
 
 def _test_data(estimator, X):
-    """Validated X and the centers in a common dtype, and a copy of the
-    estimator light enough to send with every task (no training labels)."""
+    """Validated X, and a copy of the estimator light enough to send with
+    every task (no training labels)."""
     check_is_fitted(estimator)
     X = validated(estimator, X, reset=False)
-    dtype = np.result_type(X.dtype, estimator.cluster_centers_.dtype)
     predictor = copy.copy(estimator)
     predictor.__dict__.pop("labels_", None)
-    return X.astype(dtype), estimator.cluster_centers_.astype(dtype), predictor
+    return X, predictor
 
 
-def _predicted_labels(data, predictor, centers):
-    data = np.ascontiguousarray(data)
-    points = PointTokens(data, np.ones(data.shape[0], data.dtype))
-    return predictor._predict(points, centers)
+# Each block is scored by the in-memory method, so that a sample gets the
+# answer it gets in memory (centred on the training mean, scaled alike). An
+# empty block answers with no rows, where scikit-learn's validation refuses
+# an array without samples.
 
 
-def _distances(data, score, centers):
-    return score.distances(np.ascontiguousarray(data), centers)
+def _predicted_labels(data, predictor):
+    if data.shape[0] == 0:
+        return np.empty(0, dtype=np.int32)
+    return predictor.predict(data)
+
+
+def _distances(data, predictor):
+    if data.shape[0] == 0:
+        return np.empty((0, predictor.n_clusters), dtype=data.dtype)
+    return predictor.transform(data)
+
+
+def _block_objective(data, sample_weight, predictor):
+    if data.shape[0] == 0:
+        return 0.0
+    return -predictor.score(data, sample_weight=sample_weight)
 
 
 def predict(estimator, X):
     """``estimator.predict`` on a Dask array: a lazy Dask array of labels."""
-    X, centers, predictor = _test_data(estimator, X)
+    X, predictor = _test_data(estimator, X)
     return X.map_blocks(
         _predicted_labels,
         predictor,
-        centers,
         drop_axis=1,
         dtype=np.int32,
         meta=np.empty(0, dtype=np.int32),
@@ -789,22 +807,15 @@ def predict(estimator, X):
 
 def transform(estimator, X):
     """``estimator.transform`` on a Dask array: a lazy Dask array of distances."""
-    X, centers, _ = _test_data(estimator, X)
-    score = estimator.network_.block.assign_attention.score
+    X, predictor = _test_data(estimator, X)
+    dtype = np.result_type(X.dtype, estimator.cluster_centers_.dtype)
     return X.map_blocks(
         _distances,
-        score,
-        centers,
-        chunks=(X.chunks[0], (centers.shape[0],)),
-        dtype=X.dtype,
-        meta=np.empty((0, 0), dtype=X.dtype),
+        predictor,
+        chunks=(X.chunks[0], (estimator.n_clusters,)),
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
     )
-
-
-def _block_objective(data, sample_weight, predictor, centers):
-    points = PointTokens(np.ascontiguousarray(data), sample_weight)
-    labels = predictor._predict(points, centers)
-    return predictor.network_.block.objective(points, centers, labels)
 
 
 def _sum(*values):
@@ -813,11 +824,11 @@ def _sum(*values):
 
 def score(estimator, X, sample_weight):
     """``estimator.score`` on a Dask array, reduced over the blocks."""
-    X, centers, predictor = _test_data(estimator, X)
+    X, predictor = _test_data(estimator, X)
     points = DaskPoints(X, validated_sample_weight(sample_weight, X))
-    shared_predictor, shared_centers = delayed(predictor), delayed(centers)
+    shared_predictor = delayed(predictor)
     objectives = [
-        delayed(_block_objective)(data, weight, shared_predictor, shared_centers)
+        delayed(_block_objective)(data, weight, shared_predictor)
         for data, weight, _ in points.blocks()
     ]
     return -float(tree_reduce(objectives, _sum).compute())

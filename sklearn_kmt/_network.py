@@ -32,6 +32,7 @@ from ._tokens import (
     PointTokens,
     summed_duplicates,
     times_power_of_two,
+    with_32bit_indices,
 )
 
 
@@ -272,7 +273,10 @@ class Block:
     a few large chunks, which costs less than building sparse weights for
     every small chunk. A gate needs the whole point stream first (its radius
     depends on every point), so with a gate the update attention always
-    reads the gated slots after the stream.
+    reads the gated slots after the stream. A gate follows a hardmax only:
+    after a softmax, whether it should zero soft slots or keep them, and
+    what radius soft members define, has no single answer, so that
+    composition is refused.
 
     Examples
     --------
@@ -302,6 +306,12 @@ class Block:
         normalisation=None,
         gate=None,
     ):
+        if gate is not None and not assign_attention.normalisation.one_hot:
+            raise ValueError(
+                f"A gate ({gate!r}) reads one-hot slots, but the assignment "
+                f"attention's {assign_attention.normalisation!r} writes soft "
+                "ones: a gate after a softmax is not supported."
+            )
         self.assign_attention = assign_attention
         self.update_attention = update_attention
         self.relocation_head = relocation_head
@@ -349,6 +359,16 @@ class Block:
                 with np.errstate(over="ignore"):
                     unscaled[name] = float(np.ldexp(unscaled[name], -exponent))
         return unscaled
+
+    @property
+    def takes_64bit_sparse_indices(self):
+        """Whether every component reads CSR matrices with 64-bit indices;
+        a component that does not says so (``takes_64bit_sparse_indices``)."""
+        components = [*self.components().values(), self.assign_attention.score]
+        return all(
+            getattr(component, "takes_64bit_sparse_indices", True)
+            for component in components
+        )
 
     @property
     def converges_strictly(self):
@@ -1103,6 +1123,8 @@ scale_exponent
             layer.
         """
         X = summed_duplicates(check_array(X, accept_sparse="csr", dtype=np.float64))
+        if not self.block.takes_64bit_sparse_indices:
+            X = with_32bit_indices(X)
         centers = check_array(centers, dtype=np.float64)
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])

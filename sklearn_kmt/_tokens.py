@@ -87,6 +87,34 @@ def summed_duplicates(X):
     return X
 
 
+def with_32bit_indices(X):
+    """``X``, or for a CSR ``X`` with 64-bit index arrays a matrix on the same
+    values with 32-bit copies of them.
+
+    For components built on compiled code that takes 32-bit indices only
+    (scikit-learn's sparse Manhattan distances). The caller's matrix is
+    never changed.
+
+    Raises
+    ------
+    ValueError
+        When the matrix is too large for 32-bit indices.
+    """
+    if not sp.issparse(X) or (
+        X.indices.dtype == np.int32 and X.indptr.dtype == np.int32
+    ):
+        return X
+    if max(X.nnz, X.shape[1]) > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"X has {X.nnz} stored entries and {X.shape[1]} columns, beyond the "
+            "32-bit sparse indices that this estimator's metric takes."
+        )
+    converted = X.copy()
+    converted.indices = X.indices.astype(np.int32)
+    converted.indptr = X.indptr.astype(np.int32)
+    return converted
+
+
 def largest_magnitude(values):
     """The largest absolute value of a dense array, or of the stored entries
     of a CSR matrix; 0 when there is none. Two reductions, no copy."""
@@ -408,6 +436,7 @@ class PointTokens:
         self.scale = scale
         self._normalised = normalised
         self._largest_value = largest_value
+        self._directionless = None
 
     @property
     def largest_norm(self):
@@ -417,6 +446,28 @@ class PointTokens:
         if self._largest_value is None or self.scale is not None:
             return None
         return math.sqrt(self.n_features) * self._largest_value
+
+    @property
+    def directionless(self):
+        """Which tokens a normalisation layer made zero: they have no
+        direction, so no centroid is ever moved onto them. None when no
+        normalisation applies.
+
+        The same whether the normalisation is a factor per token (``scale``)
+        or was applied to ``data`` once for a whole forward pass
+        (``normalised``).
+        """
+        if self.scale is not None:
+            return self.scale == 0
+        if not self._normalised:
+            return None
+        if self._directionless is None:
+            if self.is_sparse:
+                squares = self.data.multiply(self.data).sum(axis=1)
+                self._directionless = np.asarray(squares).ravel() == 0
+            else:
+                self._directionless = ~np.any(self.data, axis=1)
+        return self._directionless
 
     @property
     def is_normalised(self):
@@ -448,7 +499,13 @@ class PointTokens:
         return sp.issparse(self.data)
 
     def rows(self, chunk_n_rows):
-        """Consecutive row slices of at most ``chunk_n_rows`` tokens."""
+        """Consecutive row slices of at most ``chunk_n_rows`` tokens.
+
+        No tokens (an empty block of a Dask array) make one empty chunk, an
+        ordinary one: what is read of it has its shapes, with no rows.
+        """
+        if self.n_tokens == 0:
+            yield slice(0, 0)
         for start in range(0, self.n_tokens, chunk_n_rows):
             yield slice(start, min(start + chunk_n_rows, self.n_tokens))
 

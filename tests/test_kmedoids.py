@@ -669,3 +669,20 @@ def test_cosine_labels_do_not_depend_on_row_norms(container):
 
     assert_array_equal(km_scaled.labels_, km.labels_)
     assert km_scaled.inertia_ == pytest.approx(km.inertia_, rel=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_csr_with_64bit_indices_gives_the_32bit_result(metric):
+    # scikit-learn's sparse Manhattan distances take 32-bit indices only; the
+    # boundary converts a copy, the caller's matrix keeps its own.
+    X = sp.random(80, 6, density=0.5, format="csr", random_state=0)
+    wide = X.copy()
+    wide.indices = wide.indices.astype(np.int64)
+    wide.indptr = wide.indptr.astype(np.int64)
+    params = dict(n_clusters=3, metric=metric, n_init=1, random_state=0)
+    expected = TransformerKMedoids(**params).fit(X)
+    model = TransformerKMedoids(**params).fit(wide)
+    np.testing.assert_array_equal(model.labels_, expected.labels_)
+    np.testing.assert_array_equal(model.medoid_indices_, expected.medoid_indices_)
+    np.testing.assert_array_equal(model.predict(wide), expected.predict(X))
+    assert wide.indices.dtype == np.int64 and wide.indptr.dtype == np.int64
