@@ -264,6 +264,30 @@ class Hardmax:
         labels = score.first_best(points, centers, key_bias, largest_query_norm)
         return OneHotSlots(labels, len(centers))
 
+    # The slots as the literal pass writes them into the point tokens.
+
+    def literal_slots(self, scores):
+        """One-hot rows: the attention itself."""
+        return self(scores).dense()
+
+    def attention_map(self, slots):
+        """The attention over the keys that wrote ``slots``."""
+        return slots
+
+    def log_weights(self, slots):
+        """``log y_ij``: the update attention's score of each point for each
+        centroid (minus infinity for a point of another centroid)."""
+        with np.errstate(divide="ignore"):
+            return np.log(slots)
+
+    def naming(self, labels, n_clusters):
+        """Slots that name the centroids ``labels``."""
+        return np.eye(n_clusters)[labels]
+
+    def labels(self, slots):
+        """The centroid each slot names; -1 for a slot a gate zeroed."""
+        return slot_labels(slots)
+
     def __repr__(self):
         return "Hardmax()"
 
@@ -340,6 +364,41 @@ class Softmax:
         breaks no tie, so it needs no bound on the points' norms.
         """
         return self(score.scores(points, centers, key_bias, key_major=True))
+
+    # The slots as the literal pass writes them into the point tokens: the
+    # logarithms of the responsibilities, which the update attention reads
+    # as its scores. A responsibility far below a point's largest underflows
+    # to 0; its logarithm does not, so that a centroid far from every point
+    # still moves to its weighted mean, as in the fast pass. Minus infinity
+    # (a responsibility of exactly 0) is written as the lowest float, which
+    # the projections multiply by 0 without a NaN.
+
+    def literal_slots(self, scores):
+        """Log-responsibilities ``log r_ij``, computed as the fast pass
+        computes the responsibilities."""
+        soft = self(np.array(scores, dtype=np.float64))
+        logs = soft.log_scaled_scores(np.arange(scores.shape[1]))
+        logs -= np.log(soft.totals)[:, None]
+        return np.maximum(logs, np.finfo(logs.dtype).min)
+
+    def attention_map(self, slots):
+        """The responsibilities, the attention over the keys."""
+        return np.exp(slots)
+
+    def log_weights(self, slots):
+        """The slots themselves, which hold logarithms (the lowest float
+        standing for minus infinity)."""
+        return np.where(slots == np.finfo(slots.dtype).min, -np.inf, slots)
+
+    def naming(self, labels, n_clusters):
+        """Slots that give all the responsibility of a point to ``labels``."""
+        lowest = np.finfo(np.float64).min
+        return np.where(np.eye(n_clusters, dtype=bool)[labels], 0.0, lowest)
+
+    def labels(self, slots):
+        """The most responsible centroid of each point (no gate zeroes soft
+        slots: a gate after a softmax is refused)."""
+        return first_argmax(np.exp(slots)).astype(np.int32)
 
     def report(self, block, points, centers, labels, dissimilarities):
         """The free energy of the final state.
@@ -920,10 +979,10 @@ class AssignAttention:
             weights["W_V"],
             weights["W_O"],
             score=lambda queries, keys: self.scores(queries, keys, self.key_bias(keys)),
-            normalise=lambda scores: self.normalisation(scores).dense(),
+            normalise=self.normalisation.literal_slots,
         )
         erase = apply_erase_head(point_tokens, _erase_weights(weights))
-        return point_tokens + erase + write, attention
+        return point_tokens + erase + write, self.normalisation.attention_map(attention)
 
     def __repr__(self):
         return (
@@ -1104,14 +1163,20 @@ class UpdateAttention:
             weights[f"erase.{name}"] = matrix
         return weights
 
-    def literal(self, centroid_tokens, point_tokens, points, score):
+    def literal(self, centroid_tokens, point_tokens, points, score, normalisation=None):
         """The sublayer applied to the token matrices as written.
 
-        The erase head of a centroid fires only when its update attention
-        attends to something, so a centroid that finds no weight stays put.
-        Returns the new centroid tokens and the attention of the centroids
-        over the points.
+        The score of point ``i`` for centroid ``j`` is the logarithm of the
+        weight its slot gives ``j`` (read by the selections ``W_Q``, ``W_K``
+        as ``e_j . y_i``): ``log y_ij`` for one-hot slots, the slot itself
+        for the log-responsibilities a softmax writes (``normalisation``,
+        the assignment attention's; a hardmax by default). The erase head of
+        a centroid fires only when its update attention attends to
+        something, so a centroid that finds no weight stays put. Returns the
+        new centroid tokens and the attention of the centroids over the
+        points.
         """
+        normalisation = normalisation or Hardmax()
         weights = self.parameters(points.n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
@@ -1122,7 +1187,7 @@ class UpdateAttention:
             weights["W_K"],
             weights["W_V"],
             weights["W_O"],
-            score=log_of_product,
+            score=lambda queries, keys: normalisation.log_weights(queries @ keys.T),
             normalise=softmax_over_keys,
             key_bias=log_weight,
         )
@@ -1251,9 +1316,10 @@ class MedoidSamplingAttention(UpdateAttention):
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def literal(self, centroid_tokens, point_tokens, points, score):
+    def literal(self, centroid_tokens, point_tokens, points, score, normalisation=None):
         """The sublayer applied to the token matrices as written.
 
+        Its slots are one-hot (``normalisation``, a hardmax, is not read).
         The head's scores ``log(e_j . y_i) + log w_i + g_i`` come from its
         projections; a hardmax over the ``m`` largest of each row, with the
         member nearest to the current centroid, gives the candidates, and the
@@ -1428,13 +1494,21 @@ class RelocationHead:
             values = points.dense_rows(farthest) * weights[:, None]
             statistics.move(labels[farthest], empty, values, weights)
 
-    def literal(self, point_tokens, centroid_tokens, points, score):
-        """Rewrite the slots of the farthest points to name the empty centroids."""
+    def literal(self, point_tokens, centroid_tokens, points, score, normalisation=None):
+        """Rewrite the slots of the farthest points to name the empty centroids.
+
+        A centroid is empty when no point of positive weight gives it any:
+        every ``log y_ij`` is minus infinity, in the slots' own form
+        (``normalisation``, the assignment attention's; a hardmax by default).
+        """
+        normalisation = normalisation or Hardmax()
         n_features = points.n_features
         slots = point_tokens[:, n_features:]
-        labels = slot_labels(slots)
+        labels = normalisation.labels(slots)
+        attends = np.isfinite(normalisation.log_weights(slots))
+        found = points.sample_weight @ attends
         farthest, empty = self.moves(
-            points.sample_weight @ slots,
+            found,
             points,
             labels,
             centroid_tokens[:, :n_features],
@@ -1442,7 +1516,9 @@ class RelocationHead:
             points.n_tokens,
         )
         point_tokens = point_tokens.copy()
-        point_tokens[farthest, n_features:] = np.eye(slots.shape[1])[empty]
+        point_tokens[farthest, n_features:] = normalisation.naming(
+            empty, slots.shape[1]
+        )
         return point_tokens
 
     def parameters(self, n_features, n_clusters):

@@ -21,7 +21,6 @@ from ._components import (
     AssignAttention,
     RelocationHead,
     UpdateAttention,
-    slot_labels,
 )
 from ._gemm import KMEANS_BLOCK_ROWS
 from ._tokens import (
@@ -585,13 +584,14 @@ class Block:
         point_tokens, centroid_tokens, points, assignment = self._literal_points(
             point_tokens, centroid_tokens, points
         )
-        labels = slot_labels(point_tokens[:, n_features:])
+        slots = self.assign_attention.normalisation
+        labels = slots.labels(point_tokens[:, n_features:])
         if self.relocation_head is not None:
             point_tokens = self.relocation_head.literal(
-                point_tokens, centroid_tokens, points, score
+                point_tokens, centroid_tokens, points, score, slots
             )
         centroid_tokens, update = self.update_attention.literal(
-            centroid_tokens, point_tokens, points, score
+            centroid_tokens, point_tokens, points, score, slots
         )
         if self.normalisation is not None:
             centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
@@ -625,7 +625,8 @@ class Block:
         point_tokens, _, _, _ = self._literal_points(
             point_tokens, centroid_tokens, points
         )
-        return slot_labels(point_tokens[:, points.n_features :])
+        slots = point_tokens[:, points.n_features :]
+        return self.assign_attention.normalisation.labels(slots)
 
     def components(self):
         """The sublayers in the order they apply, by name (None when absent)."""

@@ -108,16 +108,7 @@ def assert_same_result(labels, n_iter, centers, expected):
 @pytest.mark.parametrize("container", list(CONTAINERS))
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 @pytest.mark.parametrize("name", list(ESTIMATORS))
-def test_the_literal_pass_replays_the_fit(request, name, problem, container):
-    if name == "soft" and problem in ("faint soft centroid", "empty centroid"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the literal soft slots hold responsibilities, which "
-                "underflow to 0 for a centroid far from every point; the fast "
-                "pass keeps their logarithms",
-            )
-        )
+def test_the_literal_pass_replays_the_fit(name, problem, container):
     estimator, X, sample_weight = fitted(name, problem, CONTAINERS[container])
     output = estimator.network_.forward(
         CONTAINERS[container](X),
