@@ -1661,52 +1661,113 @@ class TrimmingGate:
                 f"n_clusters={n_clusters}: lower trim_fraction or n_clusters."
             )
 
-    def kept(self, dissimilarities, sample_weight):
-        """Mask of the points the gate keeps.
+    # The radius is a reduction over the point stream: each chunk offers the
+    # points it may lose, the offers combine, and the cutoff ends the trimmed
+    # set. In memory the whole stream is one chunk; on Dask each block offers
+    # and a tree of tasks combines, so that both trim the same points.
 
-        Only the farthest points need ordering: a partition finds a set of
-        candidates, all points at least as far as the farthest few, whose
-        weight exceeds the budget (it grows until it does), and only those
-        are sorted.
+    def offer(self, dissimilarities, sample_weight, budget, start=0):
+        """The points of a chunk that the gate may trim, given ``budget``.
+
+        The trimmed set, restricted to any chunk, is a prefix of the
+        chunk's farthest-first order (ties by index) of weight at most the
+        budget. The offer holds that prefix and one more point (against the
+        rounding of sums taken in another order), or with unit weights every
+        point at least as far as the ``floor(budget)``-th farthest. Only the
+        farthest points are ordered: a partition finds candidates, all points
+        at least as far as the farthest few, whose weight exceeds the budget
+        (their number grows until it does), and only those are sorted.
+
+        Returns
+        -------
+        offer : tuple of ndarray
+            Dissimilarities, indices (``start`` plus the row in the chunk)
+            and weights of the offered points; farthest first (ties by
+            index) unless the weights are all 1.
         """
         n_points = dissimilarities.shape[0]
-        budget = self.budget(np.sum(sample_weight, dtype=np.float64), n_points)
-        kept = np.ones(n_points, dtype=bool)
+        rows = np.arange(0)
         if np.all(sample_weight == 1):
-            # Unit weights: the farthest floor(budget) points, no ordering.
             n_trimmed = min(n_points, int(np.floor(budget)))
+            if n_trimmed:
+                edge = n_points - n_trimmed
+                nearest = np.partition(dissimilarities, edge)[edge]
+                rows = np.flatnonzero(dissimilarities >= nearest)
+        elif n_points:
+            n_candidates = int(self.trim_fraction * n_points) + 64
+            while True:
+                if n_candidates >= n_points:
+                    rows = np.argsort(-dissimilarities, kind="stable")
+                else:
+                    # All points tied with the last candidate join, so that
+                    # ties are ordered by index as in a full stable sort.
+                    nearest = np.partition(dissimilarities, n_points - n_candidates)[
+                        n_points - n_candidates
+                    ]
+                    candidates = np.flatnonzero(dissimilarities >= nearest)
+                    rows = candidates[
+                        np.argsort(-dissimilarities[candidates], kind="stable")
+                    ]
+                cumulative = np.cumsum(sample_weight[rows], dtype=np.float64)
+                if rows.size == n_points or cumulative[-1] > budget:
+                    break
+                n_candidates *= 4
+            rows = rows[: np.searchsorted(cumulative, budget, side="right") + 1]
+        return dissimilarities[rows], start + rows, sample_weight[rows]
+
+    def combined(self, budget, *offers):
+        """One offer for the points of several chunks, from theirs; farthest
+        first."""
+        dissimilarities, index, sample_weight = (
+            np.concatenate(part) for part in zip(*offers, strict=True)
+        )
+        order = np.lexsort((index, -dissimilarities))
+        dissimilarities = dissimilarities[order]
+        index, sample_weight = index[order], sample_weight[order]
+        cumulative = np.cumsum(sample_weight, dtype=np.float64)
+        kept = np.searchsorted(cumulative, budget, side="right") + 1
+        return dissimilarities[:kept], index[:kept], sample_weight[:kept]
+
+    def cutoff(self, offer, budget):
+        """``(radius, last)``: the gate trims the points farther than
+        ``radius`` and those at ``radius`` with index at most ``last``
+        (``(inf, -1)``: none).
+
+        The trimmed set is the longest farthest-first prefix (ties by index)
+        whose cumulative weight does not exceed the budget; with unit weights
+        the ``floor(budget)`` farthest points, found without ordering them.
+        """
+        dissimilarities, index, sample_weight = offer
+        if np.all(sample_weight == 1):
+            n_trimmed = min(index.shape[0], int(np.floor(budget)))
             if n_trimmed == 0:
-                return kept
-            nearest_trimmed = np.partition(dissimilarities, n_points - n_trimmed)[
-                n_points - n_trimmed
-            ]
-            farther = dissimilarities > nearest_trimmed
-            kept[farther] = False
-            # Of the points tied at the edge, the first by sample index go.
-            tied = np.flatnonzero(dissimilarities == nearest_trimmed)
-            kept[tied[: n_trimmed - np.count_nonzero(farther)]] = False
-            return kept
-        n_candidates = int(self.trim_fraction * n_points) + 64
-        while True:
-            if n_candidates >= n_points:
-                farthest_first = np.argsort(-dissimilarities, kind="stable")
-            else:
-                # All points tied with the last candidate join, so that ties
-                # are ordered by sample index as in a full stable sort.
-                nearest_candidate = np.partition(
-                    dissimilarities, n_points - n_candidates
-                )[n_points - n_candidates]
-                candidates = np.flatnonzero(dissimilarities >= nearest_candidate)
-                farthest_first = candidates[
-                    np.argsort(-dissimilarities[candidates], kind="stable")
-                ]
-            cumulative = np.cumsum(sample_weight[farthest_first], dtype=np.float64)
-            if farthest_first.size == n_points or cumulative[-1] > budget:
-                break
-            n_candidates *= 4
+                return np.inf, -1
+            edge = index.shape[0] - n_trimmed
+            radius = np.partition(dissimilarities, edge)[edge]
+            n_farther = np.count_nonzero(dissimilarities > radius)
+            tied = np.sort(index[dissimilarities == radius])
+            return radius, int(tied[n_trimmed - n_farther - 1])
+        # Other offers come farthest first (see ``offer`` and ``combined``).
+        cumulative = np.cumsum(sample_weight, dtype=np.float64)
         n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
-        kept[farthest_first[:n_trimmed]] = False
-        return kept
+        if n_trimmed == 0:
+            return np.inf, -1
+        return dissimilarities[n_trimmed - 1], int(index[n_trimmed - 1])
+
+    @staticmethod
+    def trimmed(dissimilarities, cutoff, start=0):
+        """Mask of the points of a chunk that a ``cutoff`` trims."""
+        radius, last = cutoff
+        index = start + np.arange(dissimilarities.shape[0])
+        at_radius = (dissimilarities == radius) & (index <= last)
+        return (dissimilarities > radius) | at_radius
+
+    def kept(self, dissimilarities, sample_weight):
+        """Mask of the points the gate keeps: the reduction of one chunk."""
+        n_points = dissimilarities.shape[0]
+        budget = self.budget(np.sum(sample_weight, dtype=np.float64), n_points)
+        offer = self.offer(dissimilarities, sample_weight, budget)
+        return ~self.trimmed(dissimilarities, self.cutoff(offer, budget))
 
     def __call__(self, labels, dissimilarities, sample_weight):
         """Labels with -1 for the trimmed points."""

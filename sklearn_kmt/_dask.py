@@ -176,13 +176,6 @@ def _measure_block(block, data, sample_weight, centers):
     return labels, dissimilarities
 
 
-def _trimmed(dissimilarities, start, cutoff):
-    """Mask of the points of a block that a gate with this ``cutoff`` trims."""
-    radius, last = cutoff
-    index = start + np.arange(dissimilarities.shape[0])
-    return (dissimilarities > radius) | ((dissimilarities == radius) & (index <= last))
-
-
 def _gate_block(block, data, sample_weight, measured, start, cutoff, shape, update):
     """Labels of one block after the trimming gate, and its update statistics.
 
@@ -192,7 +185,7 @@ def _gate_block(block, data, sample_weight, measured, start, cutoff, shape, upda
     ``shape`` is that of the centroids.
     """
     labels, dissimilarities = measured
-    trimmed = _trimmed(dissimilarities, start, cutoff)
+    trimmed = block.gate.trimmed(dissimilarities, cutoff, start)
     labels = np.where(trimmed, -1, labels).astype(np.int32)
     if not update:
         return labels, None
@@ -209,62 +202,22 @@ def _gate_block(block, data, sample_weight, measured, start, cutoff, shape, upda
     return labels, _summary(statistics)
 
 
-# -- the trimming radius: a weighted quantile of every point's dissimilarity --
-
-
-def _farthest_first(dissimilarities, index, sample_weight, budget):
-    """The farthest points (ties by index) whose cumulative weight is within
-    ``budget``, and one more: all that the global trimmed set can hold of them.
-
-    The trimmed set restricted to any group of points is a prefix of that
-    group's farthest-first order of weight at most the budget; the one more
-    point guards against the rounding of a sum taken in another order.
-    """
-    order = np.lexsort((index, -dissimilarities))
-    cumulative = np.cumsum(sample_weight[order], dtype=np.float64)
-    order = order[: np.searchsorted(cumulative, budget, side="right") + 1]
-    return dissimilarities[order], index[order], sample_weight[order]
-
-
-def _block_candidates(dissimilarities, start, sample_weight, budget):
-    index = start + np.arange(dissimilarities.shape[0])
-    return _farthest_first(dissimilarities, index, sample_weight, budget)
-
-
-def _merged_candidates(budget, *candidates):
-    return _farthest_first(
-        *(np.concatenate(part) for part in zip(*candidates, strict=True)), budget
-    )
-
-
-def _trimming_cutoff(candidates, budget):
-    """``(radius, last)`` of the trimmed set, as :class:`TrimmingGate` picks it.
-
-    The gate trims the longest farthest-first prefix whose cumulative weight
-    does not exceed the budget; it ends at the point at distance ``radius``
-    with index ``last`` (``(inf, -1)``: nothing trimmed).
-    """
-    dissimilarities, index, sample_weight = candidates
-    order = np.lexsort((index, -dissimilarities))
-    cumulative = np.cumsum(sample_weight[order], dtype=np.float64)
-    n_trimmed = int(np.searchsorted(cumulative, budget, side="right"))
-    if n_trimmed == 0:
-        return np.inf, -1
-    end = order[n_trimmed - 1]
-    return dissimilarities[end], int(index[end])
+# -- the trimming radius: a reduction the gate owns ---------------------------
 
 
 def trimming_cutoff(points, dissimilarity_blocks, gate):
-    """The delayed ``(radius, last)`` of a gate, from each block's dissimilarities."""
+    """The delayed ``(radius, last)`` of a gate, from each block's
+    dissimilarities: each block offers, a tree of tasks combines the offers
+    (see :meth:`TrimmingGate.offer`)."""
     budget = gate.budget(points.total_weight, points.n_samples)
-    candidates = [
-        delayed(_block_candidates)(dissimilarities, start, weight, budget)
+    offers = [
+        delayed(gate.offer)(dissimilarities, weight, budget, start)
         for dissimilarities, (_, weight, start) in zip(
             dissimilarity_blocks, points.blocks(), strict=True
         )
     ]
-    merged = tree_reduce(candidates, partial(_merged_candidates, budget))
-    return delayed(_trimming_cutoff)(merged, budget)
+    merged = tree_reduce(offers, partial(gate.combined, budget))
+    return delayed(gate.cutoff)(merged, budget)
 
 
 # -- the relocation head: the globally farthest points ------------------------
@@ -576,7 +529,7 @@ def scaled_tolerance(tol, points, block):
         kept = da.concatenate(
             [
                 da.from_delayed(
-                    delayed(_kept)(block_distances, start, cutoff),
+                    delayed(_kept)(block.gate, block_distances, start, cutoff),
                     shape=(n_rows,),
                     dtype=bool,
                 )
@@ -599,8 +552,8 @@ def _distances_to_mean(data, mean):
     return row_norms(data, squared=True) - 2 * data @ mean
 
 
-def _kept(distances, start, cutoff):
-    return ~_trimmed(distances, start, cutoff)
+def _kept(gate, distances, start, cutoff):
+    return ~gate.trimmed(distances, cutoff, start)
 
 
 def _report_block(block, data, sample_weight, centers, labels, components):

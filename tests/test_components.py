@@ -234,6 +234,29 @@ def test_trimming_gate_trims_the_farthest_prefix_within_the_weight_budget(
     kept = TrimmingGate(trim_fraction).kept(dissimilarities, sample_weight)
     np.testing.assert_array_equal(kept, expected)
 
+    # The same set when the points come in chunks, some empty: each chunk
+    # offers, the offers combine two by two, the cutoff ends the trimmed set.
+    gate = TrimmingGate(trim_fraction)
+    gate_budget = gate.budget(np.sum(sample_weight, dtype=np.float64), n)
+    bounds = np.sort(np.concatenate([[0, 0, n, n], rng.randint(0, n, size=6)]))
+    offers = [
+        gate.offer(dissimilarities[a:b], sample_weight[a:b], gate_budget, a)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    while len(offers) > 1:
+        offers = [
+            gate.combined(gate_budget, *offers[i : i + 2])
+            for i in range(0, len(offers), 2)
+        ]
+    cutoff = gate.cutoff(offers[0], gate_budget)
+    trimmed = np.concatenate(
+        [
+            gate.trimmed(dissimilarities[a:b], cutoff, a)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    )
+    np.testing.assert_array_equal(~trimmed, expected)
+
 
 def tie_heavy_scorings(n_features, n_clusters, rng, n_scorings=5):
     """Integer data, and centers that are means of a few rows: many exact
