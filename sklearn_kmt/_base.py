@@ -304,6 +304,12 @@ class BaseTransformerKMeans(
 
     def _fit(self, X, sample_weight):
         block = self._make_block()
+        sampler = None
+        if not block.update_attention.deterministic:
+            # A sampling update draws from a stream of its own, seeded from
+            # random_state before the seeding draws from it.
+            seed = check_random_state(self.random_state).randint(2**31 - 1)
+            sampler = check_random_state(seed)
         # Centring makes the expanded distances of a mean update more
         # accurate; it needs a translation-invariant score and no
         # normalisation, and would only blur centroids that are data points.
@@ -393,6 +399,7 @@ class BaseTransformerKMeans(
                 n_features=n_features,
                 n_clusters=self.n_clusters,
                 scale_exponent=data_shift,
+                random_state=sampler,
             )
             if block.normalisation is None:
                 points = PointTokens(X, sample_weight, largest_value=largest_value)

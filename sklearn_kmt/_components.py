@@ -1139,11 +1139,21 @@ class UpdateAttention:
         """Add a chunk of point tokens and their slots to the running sums."""
         statistics.add(*self.partial(points, slots, sample_weight))
 
-    def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
+    def __call__(
+        self,
+        statistics,
+        centers,
+        points,
+        labels,
+        score,
+        chunk_n_rows,
+        random_state=None,
+    ):
         """The centroid stream after the attention and its residual.
 
         The streamed ``statistics`` already hold what the attention reads of
-        the point tokens; the other arguments are not needed.
+        the point tokens; the other arguments are not needed (an average
+        draws nothing from ``random_state``).
         """
         attended = statistics.weights > 0
         new_centers = centers.copy()
@@ -1163,7 +1173,15 @@ class UpdateAttention:
             weights[f"erase.{name}"] = matrix
         return weights
 
-    def literal(self, centroid_tokens, point_tokens, points, score, normalisation=None):
+    def literal(
+        self,
+        centroid_tokens,
+        point_tokens,
+        points,
+        score,
+        normalisation=None,
+        random_state=None,
+    ):
         """The sublayer applied to the token matrices as written.
 
         The score of point ``i`` for centroid ``j`` is the logarithm of the
@@ -1206,8 +1224,6 @@ class MedoidSamplingAttention(UpdateAttention):
     ----------
     n_candidates : int
         Number ``m`` of members each centroid samples per layer.
-    random_state : RandomState instance
-        Source of the Gumbel noise.
 
     Attributes
     ----------
@@ -1232,7 +1248,9 @@ class MedoidSamplingAttention(UpdateAttention):
     centroid (the current medoid itself, once the centroids are data points),
     is scored by its total weighted dissimilarity to the members of the
     cluster; the centroid moves to the best, ties going to the current one.
-    The objective therefore never increases. Time and memory per layer are
+    The objective therefore never increases. The Gumbel noise comes from the
+    random state the layer is applied with, held by the run (so that a replay
+    gives it the same state), not by the component. Time and memory per layer are
     ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
     candidates are computed, never the ``n x n`` matrix. Its weights are those
     of the averaging update attention; only the normalisation differs.
@@ -1255,9 +1273,8 @@ class MedoidSamplingAttention(UpdateAttention):
     averages = False
     report_degrees = {"medoid_indices": (0, 0)}
 
-    def __init__(self, n_candidates, random_state):
+    def __init__(self, n_candidates):
         self.n_candidates = n_candidates
-        self.random_state = random_state
 
     def statistics(self, n_clusters, n_features):
         return None
@@ -1269,7 +1286,11 @@ class MedoidSamplingAttention(UpdateAttention):
     def accumulate(self, statistics, points, slots, sample_weight):
         """Nothing to stream: sampling needs every slot first."""
 
-    def __call__(self, statistics, centers, points, labels, score, chunk_n_rows):
+    def __call__(
+        self, statistics, centers, points, labels, score, chunk_n_rows, random_state
+    ):
+        """Each centroid moves to the best of its sampled members (Gumbel
+        noise from ``random_state``)."""
         sample_weight = points.sample_weight
         members = np.flatnonzero(labels >= 0)
         # The current medoid is the member at the centroid's coordinates; the
@@ -1278,7 +1299,7 @@ class MedoidSamplingAttention(UpdateAttention):
             points, centers, labels, chunk_n_rows
         )
         with np.errstate(divide="ignore"):
-            keys = np.log(sample_weight) + self.random_state.gumbel(
+            keys = np.log(sample_weight) + random_state.gumbel(
                 size=sample_weight.shape[0]
             )
         # Per cluster: the current medoid first, then the m members with the
@@ -1316,10 +1337,19 @@ class MedoidSamplingAttention(UpdateAttention):
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def literal(self, centroid_tokens, point_tokens, points, score, normalisation=None):
+    def literal(
+        self,
+        centroid_tokens,
+        point_tokens,
+        points,
+        score,
+        normalisation=None,
+        random_state=None,
+    ):
         """The sublayer applied to the token matrices as written.
 
-        Its slots are one-hot (``normalisation``, a hardmax, is not read).
+        Its slots are one-hot (``normalisation``, a hardmax, is not read);
+        the Gumbel noise comes from ``random_state``.
         The head's scores ``log(e_j . y_i) + log w_i + g_i`` come from its
         projections; a hardmax over the ``m`` largest of each row, with the
         member nearest to the current centroid, gives the candidates, and the
@@ -1331,7 +1361,7 @@ class MedoidSamplingAttention(UpdateAttention):
         weights = self.parameters(n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
-        noise = self.random_state.gumbel(size=points.n_tokens)
+        noise = random_state.gumbel(size=points.n_tokens)
         scores = log_of_product(
             centroid_tokens @ weights["W_Q"].T, point_tokens @ weights["W_K"].T
         )

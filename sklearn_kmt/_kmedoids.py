@@ -2,7 +2,6 @@
 
 from numbers import Integral
 
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseTransformerKMeans
@@ -195,11 +194,8 @@ class TransformerKMedoids(BaseTransformerKMeans):
         self.random_state = random_state
 
     def _make_block(self):
-        sampling_state = check_random_state(self.random_state).randint(2**31 - 1)
         return kmeans_block(
             assign_attention=AssignAttention(score=METRIC_SCORES[self.metric]()),
-            update_attention=MedoidSamplingAttention(
-                self.n_candidates, check_random_state(sampling_state)
-            ),
+            update_attention=MedoidSamplingAttention(self.n_candidates),
             relocation_head=None,
         )

@@ -6,7 +6,6 @@ into one transformer layer; the :class:`Network` applies the same block
 holds the package's only iteration loop.
 """
 
-import copy
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -378,7 +377,7 @@ class Block:
             and self.update_attention.deterministic
         )
 
-    def __call__(self, points, centers, with_labels=True):
+    def __call__(self, points, centers, with_labels=True, random_state=None):
         """Apply the layer.
 
         Parameters
@@ -389,6 +388,8 @@ class Block:
             False: the caller does not read the labels, and soft slots need
             not name their most responsible centroid (an argmax over every
             score).
+        random_state : RandomState instance, default=None
+            What a sampling update draws from (the run holds it).
 
         Returns
         -------
@@ -422,7 +423,7 @@ class Block:
                     statistics, points, labels, centers, score, rows_per_chunk
                 )
         new_centers = self.update_attention(
-            statistics, centers, points, labels, score, rows_per_chunk
+            statistics, centers, points, labels, score, rows_per_chunk, random_state
         )
         if self.normalisation is not None:
             new_centers = self.normalisation(new_centers)
@@ -559,7 +560,7 @@ class Block:
         for partial in stream(read, chunks, threaded(points, n_clusters)):
             statistics.add(*partial)
 
-    def literal(self, point_tokens, centroid_tokens, points):
+    def literal(self, point_tokens, centroid_tokens, points, random_state=None):
         """Apply the layer to the token matrices as written.
 
         Parameters
@@ -591,7 +592,7 @@ class Block:
                 point_tokens, centroid_tokens, points, score, slots
             )
         centroid_tokens, update = self.update_attention.literal(
-            centroid_tokens, point_tokens, points, score, slots
+            centroid_tokens, point_tokens, points, score, slots, random_state
         )
         if self.normalisation is not None:
             centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
@@ -902,12 +903,15 @@ class FastPass:
 
     unchanged = staticmethod(np.array_equal)
 
-    def __init__(self, block, points):
+    def __init__(self, block, points, random_state=None):
         self.block = block
         self.points = block.normalised_points(points)
+        self.random_state = random_state
 
     def layer(self, centers, with_labels=True):
-        labels, new_centers = self.block(self.points, centers, with_labels)
+        labels, new_centers = self.block(
+            self.points, centers, with_labels, self.random_state
+        )
         return labels, new_centers, None
 
     def final_labels(self, centers):
@@ -926,14 +930,18 @@ class LiteralPass:
 
     unchanged = staticmethod(np.array_equal)
 
-    def __init__(self, block, points, n_clusters):
+    def __init__(self, block, points, n_clusters, random_state=None):
         self.block = block
         self.points = points
         self.point_tokens = points.dense(np.zeros((points.n_tokens, n_clusters)))
+        self.random_state = random_state
 
     def layer(self, centers, with_labels=True):
         labels, self.point_tokens, centroid_tokens, attention = self.block.literal(
-            self.point_tokens, CentroidTokens(centers).dense(), self.points
+            self.point_tokens,
+            CentroidTokens(centers).dense(),
+            self.points,
+            self.random_state,
         )
         return labels, centroid_tokens[:, : centers.shape[1]], attention
 
@@ -968,11 +976,14 @@ class Network:
         exact embedding, chosen by the estimator where the data's magnitude
         needs it; behind a normalisation layer it changes no direction); the
         layers run :meth:`Block.rescaled` for it.
+    random_state : RandomState instance, default=None
+        What a sampling update draws from in the runs of :meth:`__call__`;
+        its draws continue from run to run.
 
     Attributes
     ----------
     block, max_layers, tol, verbose, patience, n_features, n_clusters, \
-scale_exponent
+scale_exponent, random_state
         The arguments given; ``tol`` is in the units of the scaled tokens.
     scaled_block : Block
         The block the layers run: ``block.rescaled(scale_exponent)``.
@@ -1041,6 +1052,7 @@ scale_exponent
         n_features=None,
         n_clusters=None,
         scale_exponent=0,
+        random_state=None,
     ):
         self.block = block
         self.max_layers = max_layers
@@ -1051,6 +1063,7 @@ scale_exponent
         self.n_clusters = n_clusters
         self.scale_exponent = scale_exponent
         self.scaled_block = block.rescaled(scale_exponent)
+        self.random_state = random_state
         self.sampling_state = None
 
     def __call__(self, points, centers, return_trace=False):
@@ -1067,10 +1080,10 @@ scale_exponent
         -------
         output : NetworkOutput
         """
-        sampler = getattr(self.scaled_block.update_attention, "random_state", None)
+        sampler = self.random_state
         start_state = None if sampler is None else sampler.get_state()
         output = self._run(
-            FastPass(self.scaled_block, points),
+            FastPass(self.scaled_block, points, sampler),
             points,
             centers,
             self.max_layers,
@@ -1134,18 +1147,16 @@ scale_exponent
         X, centers = times_power_of_two(X, shift), times_power_of_two(centers, shift)
         points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
         block = self.scaled_block
-        if hasattr(block.update_attention, "random_state"):
-            # Replay the draws of the fitted run on a copy of the block.
-            block = copy.deepcopy(block)
+        if random_state is not None:
+            sampler = check_random_state(random_state)
+        else:  # the draws of the run that fit kept
             sampler = np.random.RandomState()
-            sampler.set_state(self.sampling_state)
-            if random_state is not None:
-                sampler = check_random_state(random_state)
-            block.update_attention.random_state = sampler
+            if self.sampling_state is not None:
+                sampler.set_state(self.sampling_state)
         if literal:
-            layer_pass = LiteralPass(block, points, centers.shape[0])
+            layer_pass = LiteralPass(block, points, centers.shape[0], sampler)
         else:
-            layer_pass = FastPass(block, points)
+            layer_pass = FastPass(block, points, sampler)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
         if shift and block.normalisation is None:  # else unit centroids
             output.centers = times_power_of_two(output.centers, -shift)

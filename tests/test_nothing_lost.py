@@ -112,11 +112,11 @@ class Interrupt:
         self.layers = 0
         original = Block.__call__
 
-        def layer(block, points, centers, with_labels=True):
+        def layer(block, *args, **kwargs):
             self.layers += 1
             if self.layers == 2:
                 raise error
-            return original(block, points, centers, with_labels)
+            return original(block, *args, **kwargs)
 
         self.layer = layer
 
