@@ -1596,9 +1596,18 @@ class UnitSphereNormalisation:
         return unit_rows(centers)
 
     def literal(self, tokens, n_features):
-        """Normalise the data block of a token matrix."""
+        """Normalise the data block of a token matrix, as written: each
+        block divided by its Euclidean norm, a zero block staying zero.
+
+        The fast form (:func:`unit_rows`) scales before squaring, so that it
+        holds at any magnitude; the tokens of the literal pass are those of a
+        fit, embedded where squares are finite.
+        """
         tokens = tokens.copy()
-        tokens[:, :n_features] = self(tokens[:, :n_features])
+        data = tokens[:, :n_features]
+        norms = np.sqrt(np.einsum("ij,ij->i", data, data))
+        directed = norms > 0
+        tokens[directed, :n_features] = data[directed] / norms[directed, None]
         return tokens
 
     def parameters(self, n_features, n_clusters):

@@ -73,14 +73,13 @@ def label_chunk_n_rows(points):
     Per row, the sparse weights of a chunk hold a label, a weight and a
     column pointer, and the chunk a copy of the data part where it is not a
     view (normalised or sparse points); within ``CACHE_BYTES``: larger
-    temporaries were mapped afresh by the allocator in every layer (a single
-    chunk of 100,000 rows took 1,200 page faults a layer, and a third more
-    time). This pass is read on threads when the layer is (:func:`threaded`);
-    when an eighth of the tokens is worth a thread on its own (its data part
-    has at least ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most
-    that many, so that more worker threads can share them. Smaller chunks
-    cost more than they share: on 100,000 x 50 points, eight chunks took 6%
-    longer a fit than two.
+    temporaries are mapped afresh by the allocator in every layer. This pass
+    is read on threads when the layer is (:func:`threaded`); when an eighth
+    of the tokens is worth a thread on its own (its data part has at least
+    ``MIN_THREADED_PRODUCT`` entries), a chunk holds at most that many, so
+    that more worker threads can share them; smaller chunks cost more than
+    they share. The performance page of the documentation gives the
+    measurements behind these bounds.
     """
     row_bytes = 24
     if points.is_sparse:
@@ -114,10 +113,8 @@ def threaded(points, n_clusters):
     (n_features + 1)`` multiply-adds per row (non-zeros for sparse data),
     and the bias and hardmax over its scores, about as much per score as
     ``SCORE_COST`` multiply-adds. The layer is threaded when an eighth of
-    it (see ``chunk_n_rows``) has ``MIN_THREADED_PRODUCT`` of that work.
-    Measured on two cores: with 100,000 x 2 points and 8 centroids two
-    threads took longer than one (the per-operation overhead dominates);
-    with 1,000,000 x 4 points and 16 centroids they took 0.55 of the time.
+    it (see ``chunk_n_rows``) has ``MIN_THREADED_PRODUCT`` of that work
+    (the performance page of the documentation gives the measurements).
     """
     if points.is_sparse:
         per_row = points.data.nnz / max(points.n_tokens, 1)
