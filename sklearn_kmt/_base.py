@@ -535,7 +535,7 @@ class BaseTransformerKMeans(
         # assignments point to duplicated samples.
         if (
             n_distinct < self.n_clusters
-            and network.block.assign_attention.normalisation.one_hot
+            and network.block.assign_attention.normaliser.one_hot
         ):
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than "

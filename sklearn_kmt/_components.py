@@ -211,7 +211,7 @@ def slot_labels(slots):
     return labels
 
 
-# -- normalisations of the assignment attention over its keys -----------------
+# -- normalisers of the assignment attention over its keys --------------------
 
 
 class Hardmax:
@@ -228,7 +228,7 @@ class Hardmax:
 
     See Also
     --------
-    Softmax : The normalisation of soft k-means; its limit is this hardmax.
+    Softmax : The normaliser of soft k-means; its limit is this hardmax.
     AssignAttention : The attention whose scores it normalises.
 
     Examples
@@ -870,15 +870,15 @@ class AssignAttention:
     ----------
     score : SquaredEuclideanScore or CosineScore, default=SquaredEuclideanScore()
         How a query point and a key centroid are compared.
-    normalisation : Hardmax or Softmax, default=Hardmax()
+    normaliser : Hardmax or Softmax, default=Hardmax()
         How the scores of one query are normalised over the keys.
 
     Attributes
     ----------
     score : SquaredEuclideanScore, EuclideanScore, ManhattanScore or CosineScore
         The score given, or the squared Euclidean one.
-    normalisation : Hardmax or Softmax
-        The normalisation given, or the hardmax.
+    normaliser : Hardmax or Softmax
+        The normaliser given, or the hardmax.
 
     See Also
     --------
@@ -925,9 +925,9 @@ class AssignAttention:
     ['W_K', 'W_O', 'W_Q', 'W_V', 'erase.W_K', 'erase.W_O', 'erase.W_Q', 'erase.W_V']
     """
 
-    def __init__(self, score=None, normalisation=None):
+    def __init__(self, score=None, normaliser=None):
         self.score = score or SquaredEuclideanScore()
-        self.normalisation = normalisation or Hardmax()
+        self.normaliser = normaliser or Hardmax()
 
     def key_bias(self, centers):
         """The per-key bias of the score, computed once per layer."""
@@ -935,10 +935,10 @@ class AssignAttention:
 
     def rescaled(self, exponent):
         """The attention for data times ``2**exponent`` (see Block.rescaled)."""
-        normalisation = self.normalisation.rescaled(exponent)
-        if normalisation is self.normalisation:
+        normaliser = self.normaliser.rescaled(exponent)
+        if normaliser is self.normaliser:
             return self
-        return AssignAttention(self.score, normalisation)
+        return AssignAttention(self.score, normaliser)
 
     def scores(self, points, centers, key_bias, key_major=False):
         """Scores of a chunk of point tokens against every centroid, shape (m, k)."""
@@ -951,7 +951,7 @@ class AssignAttention:
         token of the stream, when known: a hardmax that certifies near ties
         reads it instead of each chunk's values.
         """
-        return self.normalisation.slots(
+        return self.normaliser.slots(
             self.score, points, centers, key_bias, largest_query_norm
         )
 
@@ -979,16 +979,13 @@ class AssignAttention:
             weights["W_V"],
             weights["W_O"],
             score=lambda queries, keys: self.scores(queries, keys, self.key_bias(keys)),
-            normalise=self.normalisation.literal_slots,
+            normalise=self.normaliser.literal_slots,
         )
         erase = apply_erase_head(point_tokens, _erase_weights(weights))
-        return point_tokens + erase + write, self.normalisation.attention_map(attention)
+        return point_tokens + erase + write, self.normaliser.attention_map(attention)
 
     def __repr__(self):
-        return (
-            f"AssignAttention(score={self.score!r}, "
-            f"normalisation={self.normalisation!r})"
-        )
+        return f"AssignAttention(score={self.score!r}, normaliser={self.normaliser!r})"
 
 
 class ClusterStatistics:
@@ -1179,7 +1176,7 @@ class UpdateAttention:
         point_tokens,
         points,
         score,
-        normalisation=None,
+        normaliser=None,
         random_state=None,
     ):
         """The sublayer applied to the token matrices as written.
@@ -1187,14 +1184,14 @@ class UpdateAttention:
         The score of point ``i`` for centroid ``j`` is the logarithm of the
         weight its slot gives ``j`` (read by the selections ``W_Q``, ``W_K``
         as ``e_j . y_i``): ``log y_ij`` for one-hot slots, the slot itself
-        for the log-responsibilities a softmax writes (``normalisation``,
+        for the log-responsibilities a softmax writes (``normaliser``,
         the assignment attention's; a hardmax by default). The erase head of
         a centroid fires only when its update attention attends to
         something, so a centroid that finds no weight stays put. Returns the
         new centroid tokens and the attention of the centroids over the
         points.
         """
-        normalisation = normalisation or Hardmax()
+        normaliser = normaliser or Hardmax()
         weights = self.parameters(points.n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
@@ -1205,7 +1202,7 @@ class UpdateAttention:
             weights["W_K"],
             weights["W_V"],
             weights["W_O"],
-            score=lambda queries, keys: normalisation.log_weights(queries @ keys.T),
+            score=lambda queries, keys: normaliser.log_weights(queries @ keys.T),
             normalise=softmax_over_keys,
             key_bias=log_weight,
         )
@@ -1253,7 +1250,7 @@ class MedoidSamplingAttention(UpdateAttention):
     gives it the same state), not by the component. Time and memory per layer are
     ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
     candidates are computed, never the ``n x n`` matrix. Its weights are those
-    of the averaging update attention; only the normalisation differs.
+    of the averaging update attention; only the normaliser differs.
 
     Examples
     --------
@@ -1343,12 +1340,12 @@ class MedoidSamplingAttention(UpdateAttention):
         point_tokens,
         points,
         score,
-        normalisation=None,
+        normaliser=None,
         random_state=None,
     ):
         """The sublayer applied to the token matrices as written.
 
-        Its slots are one-hot (``normalisation``, a hardmax, is not read);
+        Its slots are one-hot (``normaliser``, a hardmax, is not read);
         the Gumbel noise comes from ``random_state``.
         The head's scores ``log(e_j . y_i) + log w_i + g_i`` come from its
         projections; a hardmax over the ``m`` largest of each row, with the
@@ -1524,18 +1521,18 @@ class RelocationHead:
             values = points.dense_rows(farthest) * weights[:, None]
             statistics.move(labels[farthest], empty, values, weights)
 
-    def literal(self, point_tokens, centroid_tokens, points, score, normalisation=None):
+    def literal(self, point_tokens, centroid_tokens, points, score, normaliser=None):
         """Rewrite the slots of the farthest points to name the empty centroids.
 
         A centroid is empty when no point of positive weight gives it any:
         every ``log y_ij`` is minus infinity, in the slots' own form
-        (``normalisation``, the assignment attention's; a hardmax by default).
+        (``normaliser``, the assignment attention's; a hardmax by default).
         """
-        normalisation = normalisation or Hardmax()
+        normaliser = normaliser or Hardmax()
         n_features = points.n_features
         slots = point_tokens[:, n_features:]
-        labels = normalisation.labels(slots)
-        attends = np.isfinite(normalisation.log_weights(slots))
+        labels = normaliser.labels(slots)
+        attends = np.isfinite(normaliser.log_weights(slots))
         found = points.sample_weight @ attends
         farthest, empty = self.moves(
             found,
@@ -1546,9 +1543,7 @@ class RelocationHead:
             points.n_tokens,
         )
         point_tokens = point_tokens.copy()
-        point_tokens[farthest, n_features:] = normalisation.naming(
-            empty, slots.shape[1]
-        )
+        point_tokens[farthest, n_features:] = normaliser.naming(empty, slots.shape[1])
         return point_tokens
 
     def parameters(self, n_features, n_clusters):

@@ -301,10 +301,10 @@ class Block:
         normalisation=None,
         gate=None,
     ):
-        if gate is not None and not assign_attention.normalisation.one_hot:
+        if gate is not None and not assign_attention.normaliser.one_hot:
             raise ValueError(
                 f"A gate ({gate!r}) reads one-hot slots, but the assignment "
-                f"attention's {assign_attention.normalisation!r} writes soft "
+                f"attention's {assign_attention.normaliser!r} writes soft "
                 "ones: a gate after a softmax is not supported."
             )
         self.assign_attention = assign_attention
@@ -340,7 +340,7 @@ class Block:
         """
         degrees = {"inertia": (self.assign_attention.score.dissimilarity_degree, 1)}
         for component in (
-            self.assign_attention.normalisation,
+            self.assign_attention.normaliser,
             self.update_attention,
             self.gate,
         ):
@@ -370,7 +370,7 @@ class Block:
         """Whether a repeated assignment means the layer reached a fixed point:
         the slots are one-hot and the update does not sample."""
         return (
-            self.assign_attention.normalisation.one_hot
+            self.assign_attention.normaliser.one_hot
             and self.update_attention.deterministic
         )
 
@@ -487,7 +487,7 @@ class Block:
         # building sparse weights for every chunk of the stream. A gate needs
         # the whole stream first anyway.
         read_later = self.gate is not None or (
-            self.assign_attention.normalisation.one_hot
+            self.assign_attention.normaliser.one_hot
             and len(centers) >= points.entries_per_token
         )
         fused = update and not read_later
@@ -582,14 +582,14 @@ class Block:
         point_tokens, centroid_tokens, points, assignment = self._literal_points(
             point_tokens, centroid_tokens, points
         )
-        slots = self.assign_attention.normalisation
-        labels = slots.labels(point_tokens[:, n_features:])
+        normaliser = self.assign_attention.normaliser
+        labels = normaliser.labels(point_tokens[:, n_features:])
         if self.relocation_head is not None:
             point_tokens = self.relocation_head.literal(
-                point_tokens, centroid_tokens, points, score, slots
+                point_tokens, centroid_tokens, points, score, normaliser
             )
         centroid_tokens, update = self.update_attention.literal(
-            centroid_tokens, point_tokens, points, score, slots, random_state
+            centroid_tokens, point_tokens, points, score, normaliser, random_state
         )
         if self.normalisation is not None:
             centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
@@ -624,7 +624,7 @@ class Block:
             point_tokens, centroid_tokens, points
         )
         slots = point_tokens[:, points.n_features :]
-        return self.assign_attention.normalisation.labels(slots)
+        return self.assign_attention.normaliser.labels(slots)
 
     def components(self):
         """The sublayers in the order they apply, by name (None when absent)."""
@@ -711,10 +711,10 @@ class Block:
         dissimilarities = self.dissimilarities(
             points, centers, np.where(labels >= 0, labels, 0)
         )
-        normalisation = self.assign_attention.normalisation
-        if normalisation.one_hot:
+        normaliser = self.assign_attention.normaliser
+        if normaliser.one_hot:
             return "inertia", self.objective(points, centers, labels, dissimilarities)
-        report = normalisation.report(self, points, centers, labels, dissimilarities)
+        report = normaliser.report(self, points, centers, labels, dissimilarities)
         return "free energy", report["free_energy"]
 
     def objective(self, points, centers, labels, dissimilarities=None):
@@ -739,7 +739,7 @@ class Block:
         weights = np.where(kept, points.sample_weight, 0)
         report = {"inertia": float(np.dot(weights, dissimilarities))}
         for component in (
-            self.assign_attention.normalisation,
+            self.assign_attention.normaliser,
             self.update_attention,
             self.gate,
         ):
@@ -777,9 +777,9 @@ def kmeans_block(**changes):
     Examples
     --------
     >>> from sklearn_kmt._components import AssignAttention, Softmax
-    >>> soft = AssignAttention(normalisation=Softmax(2.0))
+    >>> soft = AssignAttention(normaliser=Softmax(2.0))
     >>> kmeans_block(assign_attention=soft).assign_attention
-    AssignAttention(score=SquaredEuclideanScore(), normalisation=Softmax(beta=2.0))
+    AssignAttention(score=SquaredEuclideanScore(), normaliser=Softmax(beta=2.0))
     """
     components = {
         "assign_attention": AssignAttention(),

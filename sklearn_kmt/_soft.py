@@ -165,7 +165,7 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
 
     def _make_block(self):
         return kmeans_block(
-            assign_attention=AssignAttention(normalisation=Softmax(self.beta))
+            assign_attention=AssignAttention(normaliser=Softmax(self.beta))
         )
 
     def predict_proba(self, X):

@@ -158,7 +158,7 @@ def test_assign_attention_structured_equals_dense(attention):
     # A softmax writes the logarithms of the responsibilities into the slots
     # (none underflows here), so that the update attention reads them as
     # its scores.
-    written = np.log(fast) if isinstance(attention.normalisation, Softmax) else fast
+    written = np.log(fast) if isinstance(attention.normaliser, Softmax) else fast
     assert_allclose(new_tokens[:, 3:], written, rtol=1e-12, atol=1e-15)
     assert_array_equal(new_tokens[:, :3], X)
 

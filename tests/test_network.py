@@ -247,6 +247,6 @@ def test_a_gate_after_a_softmax_is_refused():
     # the soft ones of the kept points: no one semantics, so no such layer.
     with pytest.raises(ValueError, match="gate after a softmax is not supported"):
         kmeans_block(
-            assign_attention=AssignAttention(normalisation=Softmax(2.0)),
+            assign_attention=AssignAttention(normaliser=Softmax(2.0)),
             gate=TrimmingGate(0.1),
         )

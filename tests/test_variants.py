@@ -28,7 +28,7 @@ PACKAGE_DIR = Path(sklearn_kmt.__file__).parent
 # Where a component sits in a block, as attribute paths.
 COMPONENTS = [
     "assign_attention.score",
-    "assign_attention.normalisation",
+    "assign_attention.normaliser",
     "normalisation",
     "gate",
     "update_attention",
@@ -40,7 +40,7 @@ VARIANTS = {
     "soft": (
         TransformerSoftKMeans(3, beta=2.0, random_state=0),
         "_soft.py",
-        {"assign_attention.normalisation": "Softmax"},
+        {"assign_attention.normaliser": "Softmax"},
     ),
     "spherical": (
         TransformerSphericalKMeans(3, random_state=0),
@@ -84,7 +84,7 @@ def test_kmeans_block_holds_the_plain_components(kmeans_block):
     reprs = {path: repr(_component(kmeans_block, path)) for path in COMPONENTS}
     assert reprs == {
         "assign_attention.score": "SquaredEuclideanScore()",
-        "assign_attention.normalisation": "Hardmax()",
+        "assign_attention.normaliser": "Hardmax()",
         "normalisation": "None",
         "gate": "None",
         "update_attention": "UpdateAttention()",
@@ -110,7 +110,7 @@ def test_variant_swaps_exactly_the_documented_components(variant, kmeans_block):
 
 def test_soft_block_carries_beta():
     soft = TransformerSoftKMeans(3, beta=2.5, random_state=0).fit(_data())
-    normalisation = soft.network_.block.assign_attention.normalisation
+    normalisation = soft.network_.block.assign_attention.normaliser
     assert normalisation.beta == 2.5
     assert repr(normalisation) == "Softmax(beta=2.5)"
 
