@@ -1048,7 +1048,9 @@ class UpdateAttention:
         True: the update does not sample, so a repeated assignment is a fixed
         point.
     averages : bool
-        True: the output is a weighted mean of the points.
+        True: the output is a weighted mean of the points, so the point
+        stream adds each chunk to running sums (:meth:`statistics`,
+        :meth:`partial`) and the slots are never needed again.
 
     See Also
     --------
@@ -1214,7 +1216,7 @@ class UpdateAttention:
         return "UpdateAttention()"
 
 
-class MedoidSamplingAttention(UpdateAttention):
+class MedoidSamplingAttention:
     """Update cross-attention that samples: each centroid moves to a member.
 
     Parameters
@@ -1267,21 +1269,16 @@ class MedoidSamplingAttention(UpdateAttention):
     """
 
     deterministic = False
+    # It needs every slot before it draws: nothing is streamed into running
+    # sums (see UpdateAttention.averages).
     averages = False
     report_degrees = {"medoid_indices": (0, 0)}
 
     def __init__(self, n_candidates):
         self.n_candidates = n_candidates
 
-    def statistics(self, n_clusters, n_features):
-        return None
-
-    def partial(self, points, slots, sample_weight):
-        """Nothing to stream: sampling needs every slot first."""
-        return None
-
-    def accumulate(self, statistics, points, slots, sample_weight):
-        """Nothing to stream: sampling needs every slot first."""
+    # The weights are those of the averaging update attention.
+    parameters = UpdateAttention.parameters
 
     def __call__(
         self, statistics, centers, points, labels, score, chunk_n_rows, random_state

@@ -400,13 +400,18 @@ class Block:
         points, centers = self._normalised(points, centers)
         n_clusters, n_features = centers.shape
         rows_per_chunk = chunk_n_rows(points, n_clusters)
-        statistics = self.update_attention.statistics(n_clusters, n_features)
+        # An average streams the slots into running sums; a sampling update
+        # reads every label after the stream.
+        streams = self.update_attention.averages
+        statistics = None
+        if streams:
+            statistics = self.update_attention.statistics(n_clusters, n_features)
         labels, _ = self._point_stream(
             points,
             centers,
             rows_per_chunk,
             statistics,
-            update=True,
+            update=streams,
             with_labels=with_labels,
         )
         score = self.assign_attention.score
@@ -532,7 +537,7 @@ class Block:
                 dissimilarities[rows] = chunk_dissimilarities
         if self.gate is not None:
             labels = self.gate(labels, dissimilarities, sample_weight)
-        if update and read_later and statistics is not None:
+        if update and read_later:
             self._read_labels(points, labels, centers.shape[0], statistics)
         return labels, dissimilarities
 
