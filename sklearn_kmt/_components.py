@@ -1496,17 +1496,46 @@ class RelocationHead:
         empty = np.flatnonzero(weights == 0)
         if empty.size == 0:
             return empty, empty
+        dissimilarities = self.ranked(points, labels, centers, score, chunk_n_rows)
+        n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
+        if n_moved == 0 or dissimilarities.max() <= 0:
+            return empty[:0], empty[:0]
+        farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
+        return farthest, empty[:n_moved]
+
+    def ranked(self, points, labels, centers, score, chunk_n_rows):
+        """The score of each point for the head: its dissimilarity to its own
+        centroid, minus infinity for a point it never moves (its slot gated,
+        or without direction)."""
         dissimilarities = score.dissimilarity_to_assigned(
             points, centers, np.maximum(labels, 0), chunk_n_rows
         )
         dissimilarities[labels < 0] = -np.inf
         if points.directionless is not None:
             dissimilarities[points.directionless] = -np.inf
-        n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
-        if n_moved == 0 or dissimilarities.max() <= 0:
-            return empty[:0], empty[:0]
-        farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
-        return farthest, empty[:n_moved]
+        return dissimilarities
+
+    # Over a stream of chunks (Dask blocks) the farthest points are a
+    # reduction: each chunk offers its farthest, and the offers combine. The
+    # pairing of several empty centroids with points then follows the
+    # distance, farthest first, where in memory it follows scikit-learn's
+    # (an argpartition, see ``moves``).
+
+    @staticmethod
+    def offer(dissimilarities, n_empty, start=0):
+        """A chunk's ``n_empty`` farthest movable points, farthest first
+        (ties by index): their ranked dissimilarities and indices."""
+        rows = np.flatnonzero(np.isfinite(dissimilarities))
+        rows = rows[np.lexsort((rows, -dissimilarities[rows]))][:n_empty]
+        return dissimilarities[rows], start + rows
+
+    @staticmethod
+    def combined(n_empty, *offers):
+        """One offer from several; each offer's dissimilarities and indices
+        may come with more arrays about the same points, carried along."""
+        parts = [np.concatenate(part) for part in zip(*offers, strict=True)]
+        order = np.lexsort((parts[1], -parts[0]))[:n_empty]
+        return tuple(part[order] for part in parts)
 
     def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
         """Move the farthest points in the streamed statistics."""

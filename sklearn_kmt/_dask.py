@@ -224,40 +224,26 @@ def trimming_cutoff(points, dissimilarity_blocks, gate):
 
 
 def _farthest_block(block, data, sample_weight, labels, start, centers, n_empty):
-    """The ``n_empty`` farthest points of a block, as the relocation head ranks them.
-
-    Returns their dissimilarities, indices, weights, data rows (as the
-    normalisation sees them) and labels.
-    """
+    """A block's offer to the relocation head (see ``RelocationHead.offer``),
+    with the weights, data rows (as the normalisation sees them) and labels
+    of the offered points."""
     points = _block_points(block, data, sample_weight)
-    dissimilarities = block.assign_attention.score.dissimilarity_to_assigned(
-        points, centers, np.maximum(labels, 0), chunk_n_rows(points, len(centers))
+    head = block.relocation_head
+    ranked = head.ranked(
+        points,
+        labels,
+        centers,
+        block.assign_attention.score,
+        chunk_n_rows(points, len(centers)),
     )
-    eligible = labels >= 0
-    if points.directionless is not None:
-        eligible &= ~points.directionless
-    rows = np.flatnonzero(eligible)
-    rows = rows[np.lexsort((rows, -dissimilarities[rows]))][:n_empty]
+    dissimilarities, index = head.offer(ranked, n_empty, start)
+    rows = index - start
     return (
-        dissimilarities[rows],
-        start + rows,
+        dissimilarities,
+        index,
         points.sample_weight[rows].astype(np.float64),
         points.dense_rows(rows),
         labels[rows],
-    )
-
-
-def _merged_farthest(n_empty, *parts):
-    dissimilarities, index, weights, values, labels = (
-        np.concatenate(part) for part in zip(*parts, strict=True)
-    )
-    order = np.lexsort((index, -dissimilarities))[:n_empty]
-    return (
-        dissimilarities[order],
-        index[order],
-        weights[order],
-        values[order],
-        labels[order],
     )
 
 
@@ -416,7 +402,8 @@ class DaskPass:
                 labels.to_delayed().ravel().tolist(), self.points.blocks(), strict=True
             )
         ]
-        merged = tree_reduce(farthest, partial(_merged_farthest, len(empty)))
+        combined = partial(self.block.relocation_head.combined, len(empty))
+        merged = tree_reduce(farthest, combined)
         dissimilarities, _, weights, rows, owners = merged.compute()
         n_moved = min(empty.size, dissimilarities.shape[0])
         if n_moved == 0 or dissimilarities.max() <= 0:

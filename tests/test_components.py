@@ -330,3 +330,25 @@ def test_certified_best_keys_hold_against_any_rounding_within_the_bound(
     for X, centers, expected in tie_heavy_scorings(n_features, n_clusters, rng):
         labels = score.first_best(X, centers, score.key_bias(centers))
         np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("n_empty", [1, 3, 40])
+def test_relocation_offers_combine_into_the_farthest_movable_points(n_empty):
+    # Tied distances and points the head never moves (minus infinity),
+    # offered in chunks (some empty) and combined: the farthest first, ties
+    # by index, as a full sort finds them.
+    rng = np.random.RandomState(n_empty)
+    ranked = rng.randint(0, 20, size=300).astype(float)
+    ranked[rng.rand(300) < 0.2] = -np.inf
+    movable = np.flatnonzero(np.isfinite(ranked))
+    expected = movable[np.lexsort((movable, -ranked[movable]))][:n_empty]
+
+    head = RelocationHead()
+    bounds = np.sort(np.concatenate([[0, 0, 300], rng.randint(0, 300, size=5)]))
+    offers = [
+        head.offer(ranked[a:b], n_empty, a)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    dissimilarities, index = head.combined(n_empty, *offers)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(dissimilarities, ranked[expected])
