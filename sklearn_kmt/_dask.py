@@ -27,7 +27,8 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._components import ClusterStatistics
-from ._network import Network, chunk_n_rows, same_partition
+from ._network import Network, same_partition
+from ._streams import chunk_n_rows
 from ._tokens import OneHotSlots, PointTokens
 
 # The k-means++ seeding of a Dask array runs on a uniform sample of rows of

@@ -78,7 +78,7 @@ def test_same_random_state_gives_bit_identical_runs(name, sparse):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_one_and_two_blas_threads_give_bit_identical_results(name, sparse, monkeypatch):
     # Small problems run on one thread; read these chunks on two.
-    monkeypatch.setattr("sklearn_kmt._network.MIN_THREADED_PRODUCT", 0)
+    monkeypatch.setattr("sklearn_kmt._streams.MIN_THREADED_PRODUCT", 0)
     X = problem(sparse)
     with threadpool_limits(limits=1, user_api="blas"):
         single = ESTIMATORS[name](1).fit(X)

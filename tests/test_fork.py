@@ -31,13 +31,13 @@ import time
 import numpy as np
 
 from sklearn_kmt import TransformerKMeans
-from sklearn_kmt import _network
+from sklearn_kmt import _streams
 
 # Thread every layer, however small, so that the parent's fit uses the pool.
-_network.MIN_THREADED_PRODUCT = 0
+_streams.MIN_THREADED_PRODUCT = 0
 rng = np.random.RandomState(0)
 TransformerKMeans(16, max_iter=3, n_init=1, random_state=0).fit(rng.rand(20_000, 8))
-if not _network._POOLS:
+if not _streams._POOLS:
     print("SKIP: BLAS runs on one thread here, so no pool was made")
     sys.exit(0)
 

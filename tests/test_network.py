@@ -7,7 +7,8 @@ from sklearn import config_context, get_config
 from threadpoolctl import threadpool_limits
 
 from sklearn_kmt._components import AssignAttention, Softmax, TrimmingGate
-from sklearn_kmt._network import Network, chunk_n_rows, kmeans_block, threaded
+from sklearn_kmt._network import Network, kmeans_block
+from sklearn_kmt._streams import chunk_n_rows, threaded
 from sklearn_kmt._tokens import PointTokens
 
 
@@ -160,7 +161,7 @@ def test_verbose_network_reports_each_layer(capsys):
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_network_result_does_not_depend_on_the_number_of_threads(sparse, monkeypatch):
     # Small problems run on one thread; read these chunks on two.
-    monkeypatch.setattr("sklearn_kmt._network.MIN_THREADED_PRODUCT", 0)
+    monkeypatch.setattr("sklearn_kmt._streams.MIN_THREADED_PRODUCT", 0)
 
     X, weights, centers = blobs(8, n=4000, d=5, k=7)
     points = PointTokens(sp.csr_matrix(X) if sparse else X, weights)
@@ -179,7 +180,7 @@ def test_network_result_does_not_depend_on_the_number_of_threads(sparse, monkeyp
 def test_concurrent_assignments_agree_and_restore_the_blas_threads(monkeypatch):
     import threading
 
-    monkeypatch.setattr("sklearn_kmt._network.MIN_THREADED_PRODUCT", 0)
+    monkeypatch.setattr("sklearn_kmt._streams.MIN_THREADED_PRODUCT", 0)
 
     from threadpoolctl import threadpool_info
 
