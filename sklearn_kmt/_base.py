@@ -32,7 +32,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._network import Network, same_partition
+from ._network import Network
+from ._streams import InMemoryStream, same_partition
 from ._tokens import (
     PointTokens,
     largest_magnitude,
@@ -155,17 +156,16 @@ def scale_exponent(largest_data, largest, dtype, n_features, total_weight):
     return int(min(max(target, lowest), highest))
 
 
-def weight_exponent(sample_weight, dtype):
-    """The exponent ``e`` such that the weights times ``2**e`` sum to a finite
-    number in ``dtype`` and keep their digits in products; 0 when they do.
+def weight_exponent(total, largest, dtype):
+    """The exponent ``e`` such that weights of sum ``total`` (in float64,
+    infinite if it overflows) and largest value ``largest`` times ``2**e`` sum
+    to a finite number in ``dtype`` and keep their digits in products; 0 when
+    they do.
 
     A common factor of every weight changes no label and no center (each is
     a weighted mean); sums over the weights scale back exactly.
     """
     info = np.finfo(dtype)
-    with np.errstate(over="ignore"):
-        total = float(np.sum(sample_weight, dtype=np.float64))
-    largest = float(np.max(sample_weight, initial=0.0))
     if math.isfinite(total) and total <= float(info.max) / 4:
         if largest >= float(info.tiny) / float(info.eps):
             return 0
@@ -180,6 +180,177 @@ class TestData(NamedTuple):
     result_dtype: np.dtype
     exponent: int
     weight_exponent: int
+
+
+class InMemoryData:
+    """The data of a fit held in memory (a NumPy array or a CSR matrix), as
+    the fit reads it; ``sklearn_kmt._dask.DaskData`` is the same for a Dask
+    array.
+
+    Parameters
+    ----------
+    X : {ndarray, csr_matrix} of shape (n_samples, n_features)
+        Validated.
+
+    Attributes
+    ----------
+    X : {ndarray, csr_matrix}
+        The argument given.
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self._normalised = None
+
+    @classmethod
+    def validated(cls, estimator, X, copy, block):
+        """X checked and converted as the layers of ``block`` read it
+        (``n_features_in_`` set); copied when ``copy``."""
+        X = validate_data(
+            estimator,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=copy,
+            accept_large_sparse=True,
+        )
+        X = summed_duplicates(X)
+        if not block.takes_64bit_sparse_indices:
+            X = with_32bit_indices(X)
+        return cls(X)
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    @property
+    def is_sparse(self):
+        return sp.issparse(self.X)
+
+    def sample_weight(self, sample_weight):
+        """Validated non-negative weights, in float64."""
+        return _check_sample_weight(
+            sample_weight, self.X, dtype=np.float64, ensure_non_negative=True
+        )
+
+    @staticmethod
+    def weight_totals(sample_weight):
+        """The sum of the weights in float64 (infinite when it overflows) and
+        the largest weight."""
+        with np.errstate(over="ignore"):
+            total = float(np.sum(sample_weight, dtype=np.float64))
+        return total, float(np.max(sample_weight, initial=0.0))
+
+    @staticmethod
+    def gathered(values):
+        """Values held per sample, as an array in memory."""
+        return values
+
+    def astype(self, dtype):
+        return InMemoryData(self.X.astype(dtype, copy=False))
+
+    def largest_magnitude(self):
+        return largest_magnitude(self.X)
+
+    def mean(self):
+        return self.X.mean(axis=0)
+
+    def centred(self, mean):
+        """The data less ``mean``, in place: the data is the fit's own copy,
+        or the caller's array with ``copy_x=False`` (see :meth:`restore`)."""
+        self.X -= mean
+        return self
+
+    def restore(self, user_data, mean):
+        """Add ``mean`` back to the caller's array, if this is it."""
+        if self.X is user_data.X:
+            self.X += mean
+
+    def times_power_of_two(self, exponent):
+        return InMemoryData(times_power_of_two(self.X, exponent))
+
+    def rows(self, indices):
+        """Some samples, as a dense array."""
+        return PointTokens(self.X, None).dense_rows(indices)
+
+    def _points(self, sample_weight, normalisation):
+        """The point tokens behind ``normalisation`` (computed once) and the
+        normalisation's factor of each."""
+        if self._normalised is None:
+            normalised = normalisation.points(PointTokens(self.X, sample_weight))
+            self._normalised = (normalised.chunk(slice(None)), normalised.scale)
+        data, scale = self._normalised
+        points = PointTokens(data, sample_weight, normalised=True)
+        return points, scale
+
+    def seeding(self, sample_weight, normalisation, n_clusters, random_state):
+        """The rows and weights a seeding draws from: all the samples, seen
+        through the normalisation (if any) as the first layer sees them; a
+        token the normalisation zeroes has no direction to seed. Draws
+        nothing from ``random_state``."""
+        if normalisation is None:
+            return self.X, sample_weight
+        points, scale = self._points(sample_weight, normalisation)
+        if np.any(sample_weight * scale > 0):
+            sample_weight = sample_weight * (scale > 0)
+        return points.data, sample_weight
+
+    def tolerance(self, tol, sample_weight, block):
+        """``tol`` times the mean variance of the features, as in scikit-learn.
+
+        The variance is that of the data as the first layer sees it; behind
+        a gate, that of the points the gate keeps around the data mean, so
+        that outliers do not loosen the tolerance.
+        """
+        if tol == 0:
+            return 0.0
+        X = self.X
+        if block.normalisation is not None:
+            X = self._points(sample_weight, block.normalisation)[0].data
+        if block.gate is not None:
+            mean = np.asarray(X.mean(axis=0)).ravel()
+            distances = row_norms(X, squared=True) - 2 * safe_sparse_dot(X, mean)
+            X = X[block.gate.kept(distances, sample_weight)]
+        if sp.issparse(X):
+            variances = mean_variance_axis(X, axis=0)[1]
+        else:
+            variances = np.var(X, axis=0)
+        return float(np.mean(variances) * tol)
+
+    def stream(self, sample_weight, block, largest_value):
+        """The point stream the layers of ``block`` read."""
+        if block.normalisation is None:
+            points = PointTokens(self.X, sample_weight, largest_value=largest_value)
+        else:  # the layers' normalisation, computed once for the seeding
+            points = self._points(sample_weight, block.normalisation)[0]
+        return InMemoryStream(points)
+
+    @staticmethod
+    def objective(block, stream, output):
+        """The objective of a run's final state."""
+        return block.objective(
+            stream.points, output.centers, output.labels, output.dissimilarities
+        )
+
+    same_partition = staticmethod(same_partition)
+
+    @staticmethod
+    def report(block, stream, output):
+        """:meth:`Block.report` of a run's final state, and the number of
+        centroids that hold a point."""
+        report = block.report(
+            stream.points,
+            output.centers,
+            output.labels,
+            dissimilarities=output.dissimilarities,
+        )
+        assigned = output.labels[output.labels >= 0]
+        return report, int(np.count_nonzero(np.bincount(assigned, minlength=1)))
 
 
 class BaseTransformerKMeans(
@@ -291,10 +462,6 @@ class BaseTransformerKMeans(
             name: vars(self)[name] for name in feature_attributes if name in vars(self)
         }
         try:
-            if is_dask_array(X):
-                from ._dask import fit
-
-                return fit(self, X, sample_weight)
             return self._fit(X, sample_weight)
         except BaseException:
             for name in feature_attributes:
@@ -310,6 +477,10 @@ class BaseTransformerKMeans(
             # random_state before the seeding draws from it.
             seed = check_random_state(self.random_state).randint(2**31 - 1)
             sampler = check_random_state(seed)
+        if is_dask_array(X):
+            from ._dask import DaskData as Data
+        else:
+            Data = InMemoryData
         # Centring makes the expanded distances of a mean update more
         # accurate; it needs a translation-invariant score and no
         # normalisation, and would only blur centroids that are data points.
@@ -321,79 +492,64 @@ class BaseTransformerKMeans(
             and block.update_attention.averages
             and not sp.issparse(X)
         )
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            copy=self.copy_x and centring,
-            accept_large_sparse=True,
-        )
-        X = summed_duplicates(X)
-        if not block.takes_64bit_sparse_indices:
-            X = with_32bit_indices(X)
-        n_samples, n_features = X.shape
+        data = Data.validated(self, X, self.copy_x and centring, block)
+        n_samples, n_features = data.shape
         if n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
-        input_dtype = X.dtype
+        input_dtype = data.dtype
         # The floating type of the layers: uncentred, the expanded distances
         # of float32 data far from the origin lose their digits; float64
         # keeps them, and centers cast back exactly where they are data
         # points.
-        dtype = X.dtype
-        if X.dtype == np.float32 and not centring and not sp.issparse(X):
+        dtype = data.dtype
+        if dtype == np.float32 and not centring and not data.is_sparse:
             dtype = np.dtype(np.float64)
         # Weights and initial centers are read in float64 and scaled by a
         # power of two where their magnitude needs it (see scale_exponent);
         # otherwise they are cast to X's type as KMeans casts them.
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        weight_shift = weight_exponent(sample_weight, X.dtype)
-        sample_weight = np.ldexp(sample_weight, weight_shift).astype(X.dtype)
-        sample_weight = sample_weight.astype(dtype, copy=False)
+        sample_weight = data.sample_weight(sample_weight)
+        weight_shift = weight_exponent(*data.weight_totals(sample_weight), data.dtype)
+        sample_weight = np.ldexp(sample_weight, weight_shift).astype(data.dtype)
+        sample_weight = sample_weight.astype(dtype)
         if block.gate is not None:
-            block.gate.check_enough_kept(sample_weight, self.n_clusters)
+            block.gate.check_enough_kept(data.gathered(sample_weight), self.n_clusters)
         init = self.init
         if self._init_is_array():
             init = check_array(
                 init, dtype=np.float64, copy=True, order="C", input_name="init"
             )
-            self._check_center_shape(X, init)
+            self._check_center_shape(data, init)
             with np.errstate(over="ignore"):
-                cast = init.astype(X.dtype)
+                cast = init.astype(data.dtype)
             if np.all(np.isfinite(cast)):  # else scaled with the data first
                 init = cast
         n_init = self._resolve_n_init()
         random_state = check_random_state(self.random_state)
 
-        user_X = X
-        X = X.astype(dtype, copy=False)
-        X, init, data_mean, data_shift, largest_value = self._embedded(
-            X, init, sample_weight, centring
+        user_data = data
+        data = data.astype(dtype)
+        data, init, data_mean, data_shift, largest_value = self._embedded(
+            data, init, sample_weight, centring
         )
         # The layers see the data scaled; behind a normalisation, on the unit
         # sphere whatever its scale.
         token_shift = data_shift if block.normalisation is None else 0
-        seeding_data, seeding_weight = X, sample_weight
-        if block.normalisation is not None:
-            # Seeding and the tolerance see the data as the first layer does;
-            # a token the normalisation zeroes has no direction to seed.
-            normalised = block.normalisation.points(PointTokens(X, sample_weight))
-            seeding_data = normalised.chunk(slice(None))
-            if np.any(sample_weight * normalised.scale > 0):
-                seeding_weight = sample_weight * (normalised.scale > 0)
         if self._init_is_array():
             init = self._cast_centers(init, dtype)
-        tol = self._scaled_tolerance(seeding_data, sample_weight, block.gate)
         try:
+            # Seeding and the tolerance see the data as the first layer does.
+            seeding_data, seeding_weight = data.seeding(
+                sample_weight,
+                block.normalisation,
+                self.n_clusters,
+                None if self._init_is_array() else random_state,
+            )
             network = Network(
                 block,
                 self.max_iter,
-                tol,
+                data.tolerance(self.tol, sample_weight, block),
                 self.verbose,
                 self._patience,
                 n_features=n_features,
@@ -401,28 +557,21 @@ class BaseTransformerKMeans(
                 scale_exponent=data_shift,
                 random_state=sampler,
             )
-            if block.normalisation is None:
-                points = PointTokens(X, sample_weight, largest_value=largest_value)
-            else:  # the layers' normalisation, computed once for the seeding
-                points = PointTokens(seeding_data, sample_weight, normalised=True)
+            stream = data.stream(sample_weight, network.scaled_block, largest_value)
             output, init_centers = self._best_of_runs(
                 network,
-                points,
+                data,
+                stream,
                 seeding_data,
                 seeding_weight,
                 init,
                 n_init,
                 random_state,
             )
-            report = network.scaled_block.report(
-                points,
-                output.centers,
-                output.labels,
-                dissimilarities=output.dissimilarities,
-            )
+            report, n_distinct = data.report(network.scaled_block, stream, output)
         finally:
-            if data_mean is not None and not self.copy_x and X is user_X:
-                X += data_mean
+            if data_mean is not None and not self.copy_x:
+                data.restore(user_data, data_mean)
         report = network.scaled_block.report_in_data_units(
             report, token_shift, weight_shift
         )
@@ -436,73 +585,72 @@ class BaseTransformerKMeans(
         init_centers = times_power_of_two(init_centers, -data_shift)
         if "medoid_indices" in report:
             # Rows of the data as given, whatever the scaling rounded away.
-            centers = PointTokens(user_X, None).dense_rows(report["medoid_indices"])
+            centers = user_data.rows(report["medoid_indices"])
         centers = centers.astype(input_dtype, copy=False)
         init_centers = init_centers.astype(input_dtype, copy=False)
-
-        assigned = output.labels[output.labels >= 0]
-        n_distinct = np.count_nonzero(np.bincount(assigned, minlength=1))
         return self._set_fitted(
             network, output, centers, init_centers, data_mean, report, n_distinct
         )
 
-    def _embedded(self, X, init, sample_weight, centring):
+    def _embedded(self, data, init, sample_weight, centring):
         """The data and initial centers as the layers see them: centred on the
         data mean (when ``centring``) and scaled by a power of two where their
         magnitude needs it (:func:`scale_exponent`).
 
-        Returns ``X``, ``init``, the data mean at the scale of the layers
+        Returns the data, ``init``, the data mean at the scale of the layers
         (None when not centred), the exponent of the scale and the largest
-        magnitude of the returned ``X``. Scaled data is a new array; the
-        caller's array, centred in place when ``copy_x=False``, is then
-        restored at once.
+        magnitude of the returned data. Scaled data is new; the caller's
+        array, centred in place when ``copy_x=False``, is then restored at
+        once.
         """
-        n_samples, n_features = X.shape
-        total_weight = float(np.sum(sample_weight, dtype=np.float64))
-        given = X
+        n_samples, n_features = data.shape
+        total_weight, _ = data.weight_totals(sample_weight)
+        given = data
         centers = init if self._init_is_array() else None
         first_shift = 0
         data_mean = None
         if centring:
             # The mean must neither overflow nor lose the digits of subnormal
             # values: where it would, the data are brought near 1 first.
-            largest = largest_magnitude(X)
-            info = np.finfo(X.dtype)
+            largest = data.largest_magnitude()
+            info = np.finfo(data.dtype)
             if largest * n_samples > float(info.max) / 4 or (
                 0 < largest < float(info.tiny) / float(info.eps)
             ):
                 first_shift = 1 - math.frexp(largest)[1]
-                X = times_power_of_two(X, first_shift)
+                data = data.times_power_of_two(first_shift)
                 if centers is not None:
                     with np.errstate(over="ignore"):
                         centers = np.ldexp(centers, first_shift)
                     if not np.all(np.isfinite(centers)):
-                        raise self._too_far_error(init, largest, X.dtype)
-            data_mean = X.mean(axis=0)
-            X -= data_mean
+                        raise self._too_far_error(init, largest, data.dtype)
+            data_mean = data.mean()
+            data = data.centred(data_mean)
             if centers is not None:
                 centers -= data_mean
-        largest_data = largest_magnitude(X)
+        largest_data = data.largest_magnitude()
         largest = largest_data
         if centers is not None:
             largest = max(largest, largest_magnitude(centers))
-        shift = scale_exponent(largest_data, largest, X.dtype, n_features, total_weight)
+        shift = scale_exponent(
+            largest_data, largest, data.dtype, n_features, total_weight
+        )
         if shift is None:
             raise self._too_far_error(
-                init, math.ldexp(largest_data, -first_shift), X.dtype
+                init, math.ldexp(largest_data, -first_shift), data.dtype
             )
         if shift:
-            scaled_X = times_power_of_two(X, shift)
-            if centring and X is given and not self.copy_x:
-                given += data_mean
-            X = scaled_X
+            scaled = data.times_power_of_two(shift)
+            if centring and data is given and not self.copy_x:
+                given.restore(given, data_mean)
+            data = scaled
             if centers is not None:
                 centers = np.ldexp(centers, shift)
         if data_mean is not None:
             data_mean = times_power_of_two(data_mean, shift)
         centers = init if centers is None else centers
         largest_data = math.ldexp(largest_data, shift)
-        return X, centers, data_mean, first_shift + shift, largest_data
+        return data, centers, data_mean, first_shift + shift, largest_data
 
     @staticmethod
     def _too_far_error(init, largest_data, dtype):
@@ -563,7 +711,15 @@ class BaseTransformerKMeans(
         return self
 
     def _best_of_runs(
-        self, network, points, seeding_data, seeding_weight, init, n_init, random_state
+        self,
+        network,
+        data,
+        stream,
+        seeding_data,
+        seeding_weight,
+        init,
+        n_init,
+        random_state,
     ):
         """Run the network from ``n_init`` seedings; keep the lowest objective."""
         squared_norms = None
@@ -581,18 +737,16 @@ class BaseTransformerKMeans(
             )
             if self.verbose:
                 print("Initialization complete")
-            output = network(points, centers)
+            output = network(stream, centers)
             if best is None:
                 best, best_init = output, centers
             if n_init == 1:
                 break  # the objective is only computed once, for the report
-            objective = network.scaled_block.objective(
-                points, output.centers, output.labels, output.dissimilarities
-            )
+            objective = data.objective(network.scaled_block, stream, output)
             # A lower objective with the same partition is only rounding.
             if best_objective is None or (
                 objective < best_objective
-                and not same_partition(output.labels, best.labels)
+                and not data.same_partition(output.labels, best.labels)
             ):
                 best, best_objective, best_init = output, objective, centers
         network.sampling_state = best.sampling_state
@@ -688,24 +842,6 @@ class BaseTransformerKMeans(
             n_init = 1
         return n_init
 
-    def _scaled_tolerance(self, X, sample_weight, gate=None):
-        """``tol`` times the mean variance of the features, as in scikit-learn.
-
-        Behind a gate, the variance is that of the points the gate keeps
-        around the data mean, so that outliers do not loosen the tolerance.
-        """
-        if self.tol == 0:
-            return 0.0
-        if gate is not None:
-            mean = np.asarray(X.mean(axis=0)).ravel()
-            distances = row_norms(X, squared=True) - 2 * safe_sparse_dot(X, mean)
-            X = X[gate.kept(distances, sample_weight)]
-        if sp.issparse(X):
-            variances = mean_variance_axis(X, axis=0)[1]
-        else:
-            variances = np.var(X, axis=0)
-        return float(np.mean(variances) * self.tol)
-
     def _check_center_shape(self, X, centers):
         if centers.shape[0] != self.n_clusters:
             raise ValueError(
@@ -759,7 +895,9 @@ class BaseTransformerKMeans(
             # distances lose no digits to a large offset; so does prediction.
             X = X - data_mean.astype(dtype)
             centers = centers - data_mean.astype(dtype)
-        weight_shift = weight_exponent(sample_weight, dtype)
+        weight_shift = weight_exponent(
+            *InMemoryData.weight_totals(sample_weight), dtype
+        )
         sample_weight = np.ldexp(sample_weight, weight_shift).astype(dtype)
         # Behind a normalisation only the data's scale counts: the tokens,
         # centroids included, are then on the unit sphere.

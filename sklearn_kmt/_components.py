@@ -31,6 +31,7 @@ over a stream of row chunks of point tokens (see
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._gemm import biased_products, first_best_keys
+from ._streams import Reduction, chunk_n_rows
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -1026,6 +1028,27 @@ class ClusterStatistics:
         self.weights += added * weights
         self.log_scale = log_scale
 
+    @property
+    def summary(self):
+        """``(sums, weights, log_scale)``: what :meth:`add` takes."""
+        return self.sums, self.weights, self.log_scale
+
+    @classmethod
+    def combined(cls, *summaries):
+        """The summary of several chunks' sums, added in the order given."""
+        n_clusters, n_features = summaries[0][0].shape
+        statistics = cls(n_clusters, n_features)
+        for summary in summaries:
+            statistics.add(*summary)
+        return statistics.summary
+
+    @classmethod
+    def of(cls, summary):
+        """The running sums a summary stands for."""
+        statistics = cls(*summary[0].shape)
+        statistics.sums, statistics.weights, statistics.log_scale = summary
+        return statistics
+
     def move(self, source, target, values, weights):
         """Move weighted points from the ``source`` centroids to ``target``.
 
@@ -1104,8 +1127,7 @@ class UpdateAttention:
 
     >>> statistics = update.statistics(n_clusters=2, n_features=2)
     >>> update.accumulate(statistics, X, slots, points.sample_weight)
-    >>> update(statistics, np.zeros((2, 2)), points, slots.labels,
-    ...        SquaredEuclideanScore(), 3)
+    >>> update(statistics, np.zeros((2, 2)))
     array([[ 1.,  0.],
            [10., 10.]])
     """
@@ -1116,6 +1138,14 @@ class UpdateAttention:
     def statistics(self, n_clusters, n_features):
         """Empty running sums, to stream the point tokens into."""
         return ClusterStatistics(n_clusters, n_features)
+
+    def collect(self, stream, slots):
+        """What the attention reads of the point stream: its running sums
+        (:meth:`partial` of each chunk, combined in chunk order)."""
+        return stream.collect(self, slots)
+
+    combined = staticmethod(ClusterStatistics.combined)
+    statistics_of = staticmethod(ClusterStatistics.of)
 
     def partial(self, points, slots, sample_weight):
         """What a chunk of point tokens and their slots adds to the running sums.
@@ -1138,21 +1168,12 @@ class UpdateAttention:
         """Add a chunk of point tokens and their slots to the running sums."""
         statistics.add(*self.partial(points, slots, sample_weight))
 
-    def __call__(
-        self,
-        statistics,
-        centers,
-        points,
-        labels,
-        score,
-        chunk_n_rows,
-        random_state=None,
-    ):
+    def __call__(self, statistics, centers, random_state=None):
         """The centroid stream after the attention and its residual.
 
-        The streamed ``statistics`` already hold what the attention reads of
-        the point tokens; the other arguments are not needed (an average
-        draws nothing from ``random_state``).
+        The streamed ``statistics`` hold what the attention reads of the
+        point tokens (see :meth:`collect`); an average draws nothing from
+        ``random_state``.
         """
         attended = statistics.weights > 0
         new_centers = centers.copy()
@@ -1280,17 +1301,25 @@ class MedoidSamplingAttention:
     # The weights are those of the averaging update attention.
     parameters = UpdateAttention.parameters
 
-    def __call__(
-        self, statistics, centers, points, labels, score, chunk_n_rows, random_state
-    ):
+    def collect(self, stream, slots):
+        """What the attention reads of the point stream: every point and its
+        label (a candidate is scored against all the members of its cluster),
+        and the score that compares them."""
+        points, labels = stream.members(slots)
+        return points, labels, slots.attention.score
+
+    def __call__(self, members, centers, random_state):
         """Each centroid moves to the best of its sampled members (Gumbel
-        noise from ``random_state``)."""
+        noise from ``random_state``); ``members`` is what :meth:`collect`
+        read."""
+        points, labels, score = members
+        stream_rows = chunk_n_rows(points, len(centers))
         sample_weight = points.sample_weight
         members = np.flatnonzero(labels >= 0)
         # The current medoid is the member at the centroid's coordinates; the
         # nearest member stands in for a centroid that is not a sample yet.
         own = _COORDINATES.dissimilarity_to_assigned(
-            points, centers, labels, chunk_n_rows
+            points, centers, labels, stream_rows
         )
         with np.errstate(divide="ignore"):
             keys = np.log(sample_weight) + random_state.gumbel(
@@ -1326,7 +1355,7 @@ class MedoidSamplingAttention:
             labels[members], weights=sample_weight[members], minlength=len(centers)
         )
         farthest, empty = RelocationHead().moves(
-            weights, points, labels, centers, score, chunk_n_rows
+            weights, points, labels, centers, score, stream_rows
         )
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
@@ -1497,11 +1526,18 @@ class RelocationHead:
         if empty.size == 0:
             return empty, empty
         dissimilarities = self.ranked(points, labels, centers, score, chunk_n_rows)
-        n_moved = min(empty.size, int(np.isfinite(dissimilarities).sum()))
+        farthest = self.farthest_rows(dissimilarities, empty.size)
+        return farthest, empty[: farthest.size]
+
+    @staticmethod
+    def farthest_rows(dissimilarities, n_empty):
+        """The ``n_empty`` farthest movable points, as scikit-learn picks and
+        orders them (an argpartition); none when every point sits on its
+        centroid."""
+        n_moved = min(n_empty, int(np.isfinite(dissimilarities).sum()))
         if n_moved == 0 or dissimilarities.max() <= 0:
-            return empty[:0], empty[:0]
-        farthest = np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
-        return farthest, empty[:n_moved]
+            return np.arange(0)
+        return np.argpartition(dissimilarities, -n_moved)[-n_moved:][::-1]
 
     def ranked(self, points, labels, centers, score, chunk_n_rows):
         """The score of each point for the head: its dissimilarity to its own
@@ -1537,15 +1573,58 @@ class RelocationHead:
         order = np.lexsort((parts[1], -parts[0]))[:n_empty]
         return tuple(part[order] for part in parts)
 
-    def __call__(self, statistics, points, labels, centers, score, chunk_n_rows):
-        """Move the farthest points in the streamed statistics."""
-        farthest, empty = self.moves(
-            statistics.weights, points, labels, centers, score, chunk_n_rows
-        )
-        if farthest.size:
-            weights = points.sample_weight[farthest].astype(np.float64)
-            values = points.dense_rows(farthest) * weights[:, None]
-            statistics.move(labels[farthest], empty, values, weights)
+    def __call__(self, stream, statistics, slots):
+        """Move the farthest points of the stream into the empty centroids'
+        statistics (those the update attention collected from ``slots``)."""
+        empty = np.flatnonzero(statistics.weights == 0)
+        if empty.size == 0:
+            return
+        found = stream.reduce(self.farthest(slots, empty.size), stream.labels(slots))
+        _, _, weights, rows, owners = found
+        statistics.move(owners, empty[: weights.size], rows * weights[:, None], weights)
+
+    def farthest(self, slots, n_empty):
+        """The reduction that finds the points ``n_empty`` empty centroids
+        take: ``(dissimilarities, indices, weights, rows, labels)`` of them.
+
+        Each chunk offers its farthest points (:meth:`offer`), the offers
+        combine (:meth:`combined`); the whole stream at once is scikit-learn's
+        choice and pairing (:meth:`farthest_rows`).
+        """
+        score, centers = slots.attention.score, slots.centers
+
+        def ranked(points, labels):
+            rows_per_chunk = chunk_n_rows(points, len(centers))
+            return self.ranked(points, labels, centers, score, rows_per_chunk)
+
+        def taken(points, labels, rows, dissimilarities):
+            weights = points.sample_weight[rows].astype(np.float64)
+            return (
+                dissimilarities,
+                points.start + rows,
+                weights,
+                points.dense_rows(rows),
+                labels[rows],
+            )
+
+        def offer(points, labels):
+            dissimilarities, index = self.offer(
+                ranked(points, labels), n_empty, points.start
+            )
+            return taken(points, labels, index - points.start, dissimilarities)
+
+        def finish(offer):
+            dissimilarities = offer[0]
+            if dissimilarities.size == 0 or dissimilarities.max() <= 0:
+                return tuple(part[:0] for part in offer)
+            return offer
+
+        def whole(points, labels):
+            dissimilarities = ranked(points, labels)
+            rows = self.farthest_rows(dissimilarities, n_empty)
+            return taken(points, labels, rows, dissimilarities[rows])
+
+        return Reduction(offer, partial(self.combined, n_empty), finish, whole)
 
     def literal(self, point_tokens, centroid_tokens, points, score, normaliser=None):
         """Rewrite the slots of the farthest points to name the empty centroids.
@@ -1676,10 +1755,9 @@ class TrimmingGate:
     >>> import numpy as np
     >>> from sklearn_kmt._components import TrimmingGate
     >>> gate = TrimmingGate(trim_fraction=0.25)
-    >>> labels = np.array([0, 0, 1, 1])
     >>> dissimilarities = np.array([0.1, 9.0, 0.2, 0.3])
-    >>> gate(labels, dissimilarities, np.ones(4))
-    array([ 0, -1,  1,  1])
+    >>> gate.kept(dissimilarities, np.ones(4))
+    array([ True, False,  True,  True])
     """
 
     # The radius is a distance.
@@ -1822,6 +1900,19 @@ class TrimmingGate:
         at_radius = (dissimilarities == radius) & (index <= last)
         return (dissimilarities > radius) | at_radius
 
+    def radius(self, total_weight, n_points):
+        """The reduction that sets the radius of a layer: ``(radius, last)``
+        (see :meth:`cutoff`), from the dissimilarities of ``n_points`` points
+        of weight ``total_weight`` in all."""
+        budget = self.budget(total_weight, n_points)
+        return Reduction(
+            offer=lambda points, dissimilarities: self.offer(
+                dissimilarities, points.sample_weight, budget, points.start
+            ),
+            combine=partial(self.combined, budget),
+            finish=partial(self.cutoff, budget=budget),
+        )
+
     def kept(self, dissimilarities, sample_weight):
         """Mask of the points the gate keeps: the reduction of one chunk."""
         n_points = dissimilarities.shape[0]
@@ -1829,9 +1920,20 @@ class TrimmingGate:
         offer = self.offer(dissimilarities, sample_weight, budget)
         return ~self.trimmed(dissimilarities, self.cutoff(offer, budget))
 
-    def __call__(self, labels, dissimilarities, sample_weight):
-        """Labels with -1 for the trimmed points."""
-        return np.where(self.kept(dissimilarities, sample_weight), labels, -1)
+    def __call__(self, stream, slots):
+        """``y <- gate(y)``: the slots of the points beyond this layer's
+        radius zeroed (label -1)."""
+        dissimilarities = stream.dissimilarities(slots)
+        cutoff = stream.reduce(
+            self.radius(stream.total_weight, stream.n_tokens), dissimilarities
+        )
+
+        def gated(points, labels, dissimilarities):
+            trimmed = self.trimmed(dissimilarities, cutoff, points.start)
+            return np.where(trimmed, -1, labels).astype(np.int32)
+
+        labels = stream.map(gated, stream.labels(slots), dissimilarities)
+        return slots.gated(labels)
 
     def literal(self, point_tokens, centroid_tokens, points, score):
         """Zero the slots of the trimmed points in a token matrix."""

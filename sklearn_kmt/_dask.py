@@ -14,7 +14,7 @@ Dask.
 """
 
 import copy
-from functools import partial
+import operator
 
 import dask
 import dask.array as da
@@ -22,14 +22,11 @@ import numpy as np
 from dask import delayed
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
-from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._components import ClusterStatistics
-from ._network import Network, same_partition
-from ._streams import chunk_n_rows
-from ._tokens import OneHotSlots, PointTokens
+from ._streams import InMemoryStream, PointStream, same_partition
+from ._tokens import PointTokens, largest_magnitude, times_power_of_two
 
 # The k-means++ seeding of a Dask array runs on a uniform sample of rows of
 # this size (at most the whole data).
@@ -102,150 +99,24 @@ class DaskPoints:
         return da.Array(graph, name, chunks=(tuple(self.block_rows),), dtype=np.int32)
 
 
-def _block_points(block, data, sample_weight):
-    """The point tokens of one block, seen through the block's normalisation."""
-    points = PointTokens(np.ascontiguousarray(data), sample_weight)
-    if block.normalisation is not None:
-        points = block.normalisation.points(points)
+def _block_points(normalisation, data, sample_weight, start):
+    """The point tokens of one block, seen through the normalisation (if any)."""
+    points = PointTokens(np.ascontiguousarray(data), sample_weight, start=start)
+    if normalisation is not None:
+        points = normalisation.points(points)
     return points
 
 
-def _assigned(block, points, centers, statistics=None):
-    """The assignment attention over one block of point tokens, chunk by chunk.
-
-    With ``statistics``, the update attention reads each chunk's new slots
-    into them while the chunk is at hand: one pass over the block, where
-    :class:`~sklearn_kmt._network.Block` reads many one-hot labels after its
-    stream, in large chunks.
-    """
-    n_clusters = centers.shape[0]
-    key_bias = block.assign_attention.key_bias(centers)
-    keys = np.ascontiguousarray(centers)
-    labels = np.empty(points.n_tokens, dtype=np.int32)
-    for rows in points.rows(chunk_n_rows(points, n_clusters)):
-        chunk = points.chunk(rows)
-        slots = block.assign_attention(chunk, keys, key_bias)
-        labels[rows] = slots.labels
-        if statistics is not None:
-            statistics.add(
-                *block.update_attention.partial(
-                    chunk, slots, points.sample_weight[rows]
-                )
-            )
-    return labels
-
-
-def _summary(statistics):
-    """The running sums of a block, to be combined with those of the others."""
-    if statistics is None:
-        return None
-    return statistics.sums, statistics.weights, statistics.log_scale
-
-
-def _combined_summaries(*summaries):
-    n_clusters, n_features = summaries[0][0].shape
-    statistics = ClusterStatistics(n_clusters, n_features)
-    for sums, weights, log_scale in summaries:
-        statistics.add(sums, weights, log_scale)
-    return _summary(statistics)
-
-
-def _statistics(summary):
-    n_clusters, n_features = summary[0].shape
-    statistics = ClusterStatistics(n_clusters, n_features)
-    statistics.sums, statistics.weights, statistics.log_scale = summary
-    return statistics
-
-
-def _assign_block(block, data, sample_weight, centers, update):
-    """Labels of one block and, with ``update``, its update statistics."""
-    points = _block_points(block, data, sample_weight)
-    statistics = None
-    if update:
-        statistics = block.update_attention.statistics(*centers.shape)
-    labels = _assigned(block, points, centers, statistics)
-    return labels, _summary(statistics)
-
-
-def _measure_block(block, data, sample_weight, centers):
-    """Labels of one block and each point's dissimilarity to its centroid."""
-    points = _block_points(block, data, sample_weight)
-    labels = _assigned(block, points, centers)
-    dissimilarities = block.assign_attention.score.dissimilarity_to_assigned(
-        points, centers, labels, chunk_n_rows(points, centers.shape[0])
+def _read_block(normalisation, data, sample_weight, start, read, options, *held):
+    """``map_reduce`` of one block: its chunks read in turn, on this worker."""
+    block = InMemoryStream(
+        _block_points(normalisation, data, sample_weight, start), threads=False
     )
-    return labels, dissimilarities
+    return block.map_reduce(read, *held, **options)
 
 
-def _gate_block(block, data, sample_weight, measured, start, cutoff, shape, update):
-    """Labels of one block after the trimming gate, and its update statistics.
-
-    ``cutoff`` is ``(radius, last)``: trimmed are the points farther than
-    ``radius``, and those at ``radius`` whose index is at most ``last``, so
-    that ties are trimmed in order of the sample index, as in memory.
-    ``shape`` is that of the centroids.
-    """
-    labels, dissimilarities = measured
-    trimmed = block.gate.trimmed(dissimilarities, cutoff, start)
-    labels = np.where(trimmed, -1, labels).astype(np.int32)
-    if not update:
-        return labels, None
-    points = _block_points(block, data, sample_weight)
-    statistics = block.update_attention.statistics(*shape)
-    for rows in points.rows(chunk_n_rows(points, shape[0])):
-        statistics.add(
-            *block.update_attention.partial(
-                points.chunk(rows),
-                OneHotSlots(labels[rows], shape[0]),
-                points.sample_weight[rows],
-            )
-        )
-    return labels, _summary(statistics)
-
-
-# -- the trimming radius: a reduction the gate owns ---------------------------
-
-
-def trimming_cutoff(points, dissimilarity_blocks, gate):
-    """The delayed ``(radius, last)`` of a gate, from each block's
-    dissimilarities: each block offers, a tree of tasks combines the offers
-    (see :meth:`TrimmingGate.offer`)."""
-    budget = gate.budget(points.total_weight, points.n_samples)
-    offers = [
-        delayed(gate.offer)(dissimilarities, weight, budget, start)
-        for dissimilarities, (_, weight, start) in zip(
-            dissimilarity_blocks, points.blocks(), strict=True
-        )
-    ]
-    merged = tree_reduce(offers, partial(gate.combined, budget))
-    return delayed(gate.cutoff)(merged, budget)
-
-
-# -- the relocation head: the globally farthest points ------------------------
-
-
-def _farthest_block(block, data, sample_weight, labels, start, centers, n_empty):
-    """A block's offer to the relocation head (see ``RelocationHead.offer``),
-    with the weights, data rows (as the normalisation sees them) and labels
-    of the offered points."""
-    points = _block_points(block, data, sample_weight)
-    head = block.relocation_head
-    ranked = head.ranked(
-        points,
-        labels,
-        centers,
-        block.assign_attention.score,
-        chunk_n_rows(points, len(centers)),
-    )
-    dissimilarities, index = head.offer(ranked, n_empty, start)
-    rows = index - start
-    return (
-        dissimilarities,
-        index,
-        points.sample_weight[rows].astype(np.float64),
-        points.dense_rows(rows),
-        labels[rows],
-    )
+def _map_block(normalisation, data, sample_weight, start, function, *held):
+    return function(_block_points(normalisation, data, sample_weight, start), *held)
 
 
 def _changed(labels, previous_labels):
@@ -256,164 +127,123 @@ def _any(*flags):
     return any(flags)
 
 
-class DaskPass:
-    """Layers applied blockwise to point tokens held in a Dask array.
+class DaskStream(PointStream):
+    """The point stream of tokens held in a Dask array, block by block.
 
-    Each layer maps the point stream over the Dask blocks, each block of
-    point tokens reducing to the partial statistics of the update attention
-    (weighted sums, weights and their log-scale: the online softmax of soft
-    slots combines across blocks as across chunks), and a tree of tasks adds
-    them up: one reduction per layer. The same reduction tells whether any
-    block's assignment changed. Behind a gate the radius is a weighted
-    quantile of every point's dissimilarity, so the point stream takes two
-    reductions: the farthest points of each block first, then the gated
-    statistics. A layer in which a centroid finds no weight takes one more,
-    for the relocation head. The assignment of the last layer stays on the
-    workers, persisted (Dask recomputes a lost block from the data and the
-    centroids); only the centroids come back.
+    Each block is read where it lives, as an in-memory stream of its own;
+    partial results (the update attention's sums, a gate's or a relocation
+    head's offers) are combined by a tree of tasks, in block order, and only
+    the combined result comes back. What is held per point (labels,
+    dissimilarities) stays on the workers, persisted: Dask recomputes a lost
+    block from the data and the centroids. The update attention always
+    reads a block's slots while they are written: one pass over the data a
+    layer.
 
     Parameters
     ----------
-    block : Block
     points : DaskPoints
+    normalisation : UnitSphereNormalisation, default=None
+        The layer's normalisation, applied to each block where it lives.
     """
 
-    def __init__(self, block, points):
-        self.block = block
-        self.points = points
-        self.labels = None
-        self.changed = True
+    def __init__(self, points, normalisation=None):
+        self.dask_points = points
+        self.normalisation = normalisation
+
+    @property
+    def n_tokens(self):
+        return self.dask_points.n_samples
+
+    @property
+    def total_weight(self):
+        return self.dask_points.total_weight
+
+    def fuses(self, slots):
+        return True
+
+    def _blocks(self, held):
+        """Per block: its data, weights, first index and its part of ``held``."""
+        for index, (data, weight, start) in enumerate(self.dask_points.blocks()):
+            yield (data, weight, start, *(values[index] for values in held))
+
+    def map_reduce(self, read, *held, n_outputs, n_keys, combine=None, scores=True):
+        """As :meth:`InMemoryStream.map_reduce`, each block a task; the
+        per-point arrays are persisted blocks, the partial results combined
+        by :func:`tree_reduce`."""
+        options = dict(
+            n_outputs=n_outputs, n_keys=n_keys, combine=combine, scores=scores
+        )
+        tasks = [
+            delayed(_read_block, nout=2)(
+                self.normalisation, data, weight, start, read, options, *values
+            )
+            for data, weight, start, *values in self._blocks(held)
+        ]
+        outputs = [
+            [
+                delayed(operator.getitem)(block_outputs, index)
+                for block_outputs, _ in tasks
+            ]
+            for index in range(n_outputs)
+        ]
+        reduced = None
+        if combine is not None:
+            reduced = tree_reduce([partial for _, partial in tasks], combine)
+        outputs, reduced = dask.persist(outputs, reduced)
+        if reduced is not None:
+            (reduced,) = dask.compute(reduced)
+        return tuple(outputs), reduced
+
+    def map(self, function, *held):
+        blocks = [
+            delayed(_map_block)(
+                self.normalisation, data, weight, start, function, *values
+            )
+            for data, weight, start, *values in self._blocks(held)
+        ]
+        (blocks,) = dask.persist(blocks)
+        return blocks
+
+    def reduce(self, reduction, *held):
+        offers = [
+            delayed(_map_block)(
+                self.normalisation, data, weight, start, reduction.offer, *values
+            )
+            for data, weight, start, *values in self._blocks(held)
+        ]
+        merged = tree_reduce(offers, reduction.combine)
+        if reduction.finish is not None:
+            merged = delayed(reduction.finish)(merged)
+        return merged.compute()
+
+    def output_labels(self, labels):
+        """Labels as the network returns them: a Dask array of the blocks."""
+        return self.dask_points.labels_array(labels)
 
     def unchanged(self, labels, previous_labels):
-        """Whether the last layer left every block's assignment as it was.
-
-        Compared blockwise in that layer's reduction.
-        """
-        if previous_labels is None or labels is not self.labels:
+        """Whether every block's assignment is that of the layer before,
+        compared where the blocks live."""
+        if previous_labels is None:
             return False
-        return not self.changed
-
-    def layer(self, centers, with_labels=True):
-        # The labels stay persisted on the workers whatever ``with_labels``
-        # says: the next layer's convergence check compares them blockwise.
-        block = self.block
-        if block.normalisation is not None:
-            centers = block.normalisation(centers)
-        labels, statistics, changed = self._point_stream(centers, update=True)
-        if block.relocation_head is not None:
-            self._relocate(statistics, labels, centers)
-        # The reduced statistics hold all that the update attention reads of
-        # the point tokens.
-        new_centers = block.update_attention(
-            statistics, centers, None, None, None, None
+        changed = tree_reduce(
+            [
+                delayed(_changed)(new, old)
+                for new, old in zip(
+                    labels.to_delayed().ravel().tolist(),
+                    previous_labels.to_delayed().ravel().tolist(),
+                    strict=True,
+                )
+            ],
+            _any,
         )
-        if block.normalisation is not None:
-            new_centers = block.normalisation(new_centers)
-        self.labels, self.changed = labels, changed
-        return labels, new_centers.astype(centers.dtype, copy=False), None
+        return not changed.compute()
 
-    def final_labels(self, centers):
-        if self.block.normalisation is not None:
-            centers = self.block.normalisation(centers)
-        labels, _, _ = self._point_stream(centers, update=False)
-        return labels, None
-
-    def _point_stream(self, centers, update):
-        """Assignment (and gate) over every block; with ``update``, the
-        reduced statistics and whether the assignment changed.
-
-        Returns the labels as a persisted Dask array.
-        """
-        block, points = self.block, self.points
-        shared_block, shared_centers = delayed(block), delayed(centers)
-        if block.gate is None:
-            assigned = [
-                delayed(_assign_block, nout=2)(
-                    shared_block, data, weight, shared_centers, update
-                )
-                for data, weight, _ in points.blocks()
-            ]
-        else:
-            measured = [
-                delayed(_measure_block, nout=2)(
-                    shared_block, data, weight, shared_centers
-                )
-                for data, weight, _ in points.blocks()
-            ]
-            cutoff = trimming_cutoff(
-                points,
-                [dissimilarities for _, dissimilarities in measured],
-                block.gate,
-            )
-            assigned = [
-                delayed(_gate_block, nout=2)(
-                    shared_block,
-                    data,
-                    weight,
-                    measured_block,
-                    start,
-                    cutoff,
-                    centers.shape,
-                    update,
-                )
-                for measured_block, (data, weight, start) in zip(
-                    measured, points.blocks(), strict=True
-                )
-            ]
-        label_blocks = [labels for labels, _ in assigned]
-        reduced = {}
-        if update:
-            reduced["statistics"] = tree_reduce(
-                [summary for _, summary in assigned], _combined_summaries
-            )
-            if self.labels is not None and block.converges_strictly:
-                previous = self.labels.to_delayed().ravel().tolist()
-                reduced["changed"] = tree_reduce(
-                    [
-                        delayed(_changed)(new, old)
-                        for new, old in zip(label_blocks, previous, strict=True)
-                    ],
-                    _any,
-                )
-        label_blocks, reduced = dask.persist(label_blocks, reduced)
-        (reduced,) = dask.compute(reduced)
-        statistics = None
-        if update:
-            statistics = _statistics(reduced["statistics"])
-        labels = points.labels_array(label_blocks)
-        return labels, statistics, reduced.get("changed", True)
-
-    def _relocate(self, statistics, labels, centers):
-        """The relocation head: empty centroids take the farthest points."""
-        empty = np.flatnonzero(statistics.weights == 0)
-        if empty.size == 0:
-            return
-        shared_block, shared_centers = delayed(self.block), delayed(centers)
-        farthest = [
-            delayed(_farthest_block)(
-                shared_block,
-                data,
-                weight,
-                block_labels,
-                start,
-                shared_centers,
-                len(empty),
-            )
-            for block_labels, (data, weight, start) in zip(
-                labels.to_delayed().ravel().tolist(), self.points.blocks(), strict=True
-            )
-        ]
-        combined = partial(self.block.relocation_head.combined, len(empty))
-        merged = tree_reduce(farthest, combined)
-        dissimilarities, _, weights, rows, owners = merged.compute()
-        n_moved = min(empty.size, dissimilarities.shape[0])
-        if n_moved == 0 or dissimilarities.max() <= 0:
-            return
-        statistics.move(
-            owners[:n_moved],
-            empty[:n_moved],
-            rows[:n_moved] * weights[:n_moved, None],
-            weights[:n_moved],
+    def members(self, slots):
+        raise NotImplementedError(
+            "An update attention that samples each cluster's candidates among "
+            "all the members scores them against every member: it needs the "
+            "whole point stream in one place in each layer, not a sum of "
+            "blockwise statistics."
         )
 
 
@@ -442,11 +272,13 @@ def validated(estimator, X, reset):
     return X
 
 
-def validated_sample_weight(sample_weight, X):
-    """Non-negative sample weights of X's dtype, chunked as its rows."""
+def validated_sample_weight(sample_weight, X, dtype=None):
+    """Non-negative sample weights of ``dtype`` (X's by default), chunked as
+    its rows."""
     n_samples = X.shape[0]
+    dtype = X.dtype if dtype is None else dtype
     if sample_weight is None:
-        return da.ones(n_samples, chunks=(X.chunks[0],), dtype=X.dtype)
+        return da.ones(n_samples, chunks=(X.chunks[0],), dtype=dtype)
     if not isinstance(sample_weight, da.Array):
         sample_weight = np.asarray(sample_weight)
         if sample_weight.ndim == 0:
@@ -456,25 +288,25 @@ def validated_sample_weight(sample_weight, X):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)!"
         )
-    sample_weight = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    sample_weight = sample_weight.astype(dtype).rechunk((X.chunks[0],))
     if bool((sample_weight < 0).any()):
         raise ValueError("Negative values in data passed to sample_weight")
     return sample_weight
 
 
-def _normalised_rows(data, block):
-    points = _block_points(block, data, np.ones(data.shape[0], data.dtype))
+def _normalised_rows(data, normalisation):
+    points = _block_points(normalisation, data, np.ones(data.shape[0], data.dtype), 0)
     return points.dense_rows(slice(None))
 
 
-def seeding_sample(points, n_clusters, block, random_state):
+def seeding_sample(points, n_clusters, normalisation, random_state):
     """A uniform sample of rows, drawn with replacement, and their weights.
 
     A row drawn ``m`` times weighs ``m`` times its sample weight, so that the
     weighted sample stands for the whole data. Its size is
     ``max(SEEDING_SAMPLE_MIN, SEEDING_SAMPLE_PER_CLUSTER * n_clusters)``
-    (all rows when there are fewer). The rows are seen through the block's
-    normalisation, as the first layer sees them; a token the normalisation
+    (all rows when there are fewer). The rows are seen through the
+    normalisation (if any), as the first layer sees them; a token the normalisation
     zeroes has no direction to seed.
     """
     n_samples = points.n_samples
@@ -488,8 +320,8 @@ def seeding_sample(points, n_clusters, block, random_state):
         points.data[indices], points.sample_weight[indices]
     )
     sample_weight = sample_weight * counts.astype(sample_weight.dtype)
-    if block.normalisation is not None:
-        normalised = block.normalisation.points(PointTokens(data, sample_weight))
+    if normalisation is not None:
+        normalised = normalisation.points(PointTokens(data, sample_weight))
         data = normalised.dense_rows(slice(None))
         if np.any(sample_weight * normalised.scale > 0):
             sample_weight = sample_weight * (normalised.scale > 0)
@@ -506,23 +338,27 @@ def scaled_tolerance(tol, points, block):
         return 0.0
     data = points.data
     if block.normalisation is not None:
-        data = data.map_blocks(_normalised_rows, block, dtype=data.dtype)
+        data = data.map_blocks(_normalised_rows, block.normalisation, dtype=data.dtype)
     if block.gate is not None:
         mean = data.mean(axis=0).compute()
         distances = [
             delayed(_distances_to_mean)(rows, mean)
             for rows in data.to_delayed().ravel().tolist()
         ]
-        cutoff = trimming_cutoff(points, distances, block.gate)
+        # The gate's own reduction, around the mean rather than centroids.
+        gate, stream = block.gate, DaskStream(points)
+        cutoff = stream.reduce(
+            gate.radius(points.total_weight, points.n_samples), distances
+        )
+
+        def kept(points, distances):
+            return ~gate.trimmed(distances, cutoff, points.start)
+
         kept = da.concatenate(
             [
-                da.from_delayed(
-                    delayed(_kept)(block.gate, block_distances, start, cutoff),
-                    shape=(n_rows,),
-                    dtype=bool,
-                )
-                for block_distances, start, n_rows in zip(
-                    distances, points.starts.tolist(), points.block_rows, strict=True
+                da.from_delayed(block_kept, shape=(n_rows,), dtype=bool)
+                for block_kept, n_rows in zip(
+                    stream.map(kept, distances), points.block_rows, strict=True
                 )
             ]
         )
@@ -538,10 +374,6 @@ def scaled_tolerance(tol, points, block):
 def _distances_to_mean(data, mean):
     # Squared distances less ||mean||^2, which does not change their ranking.
     return row_norms(data, squared=True) - 2 * data @ mean
-
-
-def _kept(gate, distances, start, cutoff):
-    return ~gate.trimmed(distances, cutoff, start)
 
 
 def _report_block(block, data, sample_weight, centers, labels, components):
@@ -602,102 +434,116 @@ def same_dask_partition(labels, other_labels):
     return same_partition(pairs[0], pairs[1])
 
 
-def fit(estimator, X, sample_weight):
-    """``estimator.fit`` on a Dask array chunked by rows.
+class DaskData:
+    """The data of a fit held in a Dask array chunked by rows, as the fit
+    reads it: :class:`~sklearn_kmt._base.InMemoryData`'s operations, each a
+    reduction or a lazy map over the blocks; the data is never gathered.
 
-    As in memory, with three differences: a "k-means++" or "random" seeding
-    (or a callable init) draws from a uniform sample of rows
-    (:func:`seeding_sample`); ``labels_`` is a Dask array, persisted on the
-    workers; and ``verbose`` prints no per-layer objective (it would cost a
-    pass over the data).
+    Three things differ from memory: a "k-means++" or "random" seeding (or
+    a callable init) draws from a uniform sample of rows
+    (:func:`seeding_sample`); the labels are a Dask array, persisted on the
+    workers; and a verbose fit prints no per-layer objective (it would cost
+    a pass over the data).
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Validated: floats, NumPy blocks, one chunk along the features.
     """
-    block = estimator._make_block()
-    if not block.update_attention.averages:
-        raise NotImplementedError(
-            f"{type(estimator).__name__} does not run on Dask arrays: its update "
-            "attention samples each cluster's candidates among all the members "
-            "and scores them against every member, which needs the whole point "
-            "stream in one place in each layer, not a sum of blockwise "
-            "statistics."
-        )
-    X = validated(estimator, X, reset=True)
-    n_samples, n_features = X.shape
-    if n_samples < estimator.n_clusters:
-        raise ValueError(
-            f"n_samples={n_samples} should be >= n_clusters={estimator.n_clusters}."
-        )
-    sample_weight = validated_sample_weight(sample_weight, X)
-    init = estimator.init
-    if estimator._init_is_array():
-        init = check_array(init, dtype=X.dtype, copy=True, order="C")
-        estimator._check_center_shape(X, init)
-    n_init = estimator._resolve_n_init()
-    random_state = check_random_state(estimator.random_state)
-    points = DaskPoints(X, sample_weight)
-    # The same centring as in memory, for the same rounding.
-    centring = (
-        block.normalisation is None
-        and block.assign_attention.score.translation_invariant
-        and block.update_attention.averages
-    )
-    # One pass over the data for both.
-    tol, data_mean = dask.compute(
-        scaled_tolerance(estimator.tol, points, block),
-        X.mean(axis=0) if centring else None,
-    )
-    tol = float(tol)
-    if centring:
-        points = DaskPoints(X - data_mean, sample_weight)
-        if estimator._init_is_array():
-            init -= data_mean
-    seeding_data = seeding_weight = None
-    if not estimator._init_is_array():
-        seeding_data, seeding_weight = seeding_sample(
-            points, estimator.n_clusters, block, random_state
-        )
-    network = Network(
-        block,
-        estimator.max_iter,
-        tol,
-        0,
-        estimator._patience,
-        n_features=n_features,
-        n_clusters=estimator.n_clusters,
-    )
-    best = final_report = None
-    for _ in range(n_init):
-        if seeding_data is None:
-            centers = init
-        else:
-            centers = estimator._initial_centers(
-                seeding_data,
-                row_norms(seeding_data, squared=True),
-                seeding_weight,
-                init,
-                random_state,
-                block,
+
+    is_sparse = False
+
+    def __init__(self, X):
+        self.X = X
+
+    @classmethod
+    def validated(cls, estimator, X, copy, block):
+        """X checked as the layers of ``block`` read it (``n_features_in_``
+        set); a Dask array is never changed, so ``copy`` does not matter."""
+        if not block.update_attention.averages:
+            raise NotImplementedError(
+                f"{type(estimator).__name__} does not run on Dask arrays: its "
+                "update attention samples each cluster's candidates among all "
+                "the members and scores them against every member, which needs "
+                "the whole point stream in one place in each layer, not a sum "
+                "of blockwise statistics."
             )
-        if estimator.verbose:
-            print("Initialization complete")
-        output = network._run(
-            DaskPass(block, points), None, centers, estimator.max_iter, True, False
+        return cls(validated(estimator, X, reset=True))
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    def sample_weight(self, sample_weight):
+        """Validated non-negative weights in float64, chunked as the rows."""
+        return validated_sample_weight(sample_weight, self.X, np.float64)
+
+    @staticmethod
+    def weight_totals(sample_weight):
+        total, largest = dask.compute(
+            sample_weight.sum(dtype=np.float64), sample_weight.max()
         )
-        # The whole report in one pass over the data, kept for the best run.
-        run_report = report(block, points, output.centers, output.labels)
-        # A lower objective with the same partition is only rounding.
-        if best is None or (
-            run_report["inertia"] < final_report["inertia"]
-            and not same_dask_partition(output.labels, best.labels)
-        ):
-            best, final_report, best_init = output, run_report, centers
-    n_distinct = int(np.count_nonzero(final_report.pop("cluster_sizes")))
-    centers, init_centers = best.centers, best_init
-    if data_mean is not None:
-        centers = centers + data_mean
-        init_centers = init_centers + data_mean
-    return estimator._set_fitted(
-        network, best, centers, init_centers, data_mean, final_report, n_distinct
-    )
+        return float(total), float(largest)
+
+    @staticmethod
+    def gathered(values):
+        return np.asarray(values.compute())
+
+    def astype(self, dtype):
+        return self if self.X.dtype == dtype else DaskData(self.X.astype(dtype))
+
+    def largest_magnitude(self):
+        # Block by block: an empty block has no maximum of its own.
+        blocks = self.X.to_delayed().ravel().tolist()
+        return max(dask.compute(*[delayed(largest_magnitude)(b) for b in blocks]))
+
+    def mean(self):
+        return self.X.mean(axis=0).compute()
+
+    def centred(self, mean):
+        return DaskData(self.X - mean)
+
+    def restore(self, user_data, mean):
+        """Nothing: the caller's Dask array is never changed."""
+
+    def times_power_of_two(self, exponent):
+        return DaskData(
+            self.X.map_blocks(times_power_of_two, exponent, dtype=self.X.dtype)
+        )
+
+    def rows(self, indices):
+        return np.asarray(self.X[indices].compute())
+
+    def seeding(self, sample_weight, normalisation, n_clusters, random_state):
+        """A weighted uniform sample of rows (:func:`seeding_sample`), drawn
+        from ``random_state``; none when it is None (the centers are given)."""
+        if random_state is None:
+            return np.empty((0, self.shape[1]), self.dtype), np.empty(0)
+        points = DaskPoints(self.X, sample_weight)
+        return seeding_sample(points, n_clusters, normalisation, random_state)
+
+    def tolerance(self, tol, sample_weight, block):
+        return float(scaled_tolerance(tol, DaskPoints(self.X, sample_weight), block))
+
+    def stream(self, sample_weight, block, largest_value):
+        return DaskStream(DaskPoints(self.X, sample_weight), block.normalisation)
+
+    @staticmethod
+    def objective(block, stream, output):
+        return report(block, stream.dask_points, output.centers, output.labels, False)[
+            "inertia"
+        ]
+
+    same_partition = staticmethod(same_dask_partition)
+
+    @staticmethod
+    def report(block, stream, output):
+        final = report(block, stream.dask_points, output.centers, output.labels)
+        return final, int(np.count_nonzero(final.pop("cluster_sizes")))
 
 
 def _test_data(estimator, X):

@@ -14,16 +14,9 @@ from ._components import (
     RelocationHead,
     UpdateAttention,
 )
-from ._streams import (
-    chunk_n_rows,
-    label_chunk_n_rows,
-    single_threaded_blas,
-    stream,
-    threaded,
-)
+from ._streams import InMemoryStream, chunk_n_rows, single_threaded_blas
 from ._tokens import (
     CentroidTokens,
-    OneHotSlots,
     PointTokens,
     summed_duplicates,
     times_power_of_two,
@@ -184,67 +177,56 @@ class Block:
             and self.update_attention.deterministic
         )
 
-    def __call__(self, points, centers, with_labels=True, random_state=None):
+    def __call__(self, stream, centers, random_state=None, with_labels=True):
         """Apply the layer.
 
         Parameters
         ----------
-        points : PointTokens
+        stream : PointStream or PointTokens
+            The point tokens, as a stream (in memory, on Dask); plain point
+            tokens are streamed in memory.
         centers : ndarray of shape (n_clusters, n_features)
+        random_state : RandomState instance, default=None
+            What a sampling update draws from (the run holds it).
         with_labels : bool, default=True
             False: the caller does not read the labels, and soft slots need
             not name their most responsible centroid (an argmax over every
             score).
-        random_state : RandomState instance, default=None
-            What a sampling update draws from (the run holds it).
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,) or None
+        labels : labels held by the stream, or None
             The assignment written by this layer (-1 where the gate zeroed the
             slot), before any relocation; None when not ``with_labels`` and the
             layer had no use for them.
         centers : ndarray of shape (n_clusters, n_features)
             The centroids after this layer.
         """
-        points, centers = self._normalised(points, centers)
-        n_clusters, n_features = centers.shape
-        rows_per_chunk = chunk_n_rows(points, n_clusters)
-        # An average streams the slots into running sums; a sampling update
-        # reads every label after the stream.
-        streams = self.update_attention.averages
-        statistics = None
-        if streams:
-            statistics = self.update_attention.statistics(n_clusters, n_features)
-        labels, _ = self._point_stream(
-            points,
-            centers,
-            rows_per_chunk,
-            statistics,
-            update=streams,
-            with_labels=with_labels,
-        )
-        score = self.assign_attention.score
+        stream = self.stream(stream)
+        centers = self.normalised_centers(centers)
+        slots = stream.assign(self.assign_attention, centers, with_labels)
+        if self.gate is not None:
+            slots = self.gate(stream, slots)
+        collected = self.update_attention.collect(stream, slots)
         if self.relocation_head is not None:
-            if labels is None and np.any(statistics.weights == 0):
-                # The stream named no centroid (soft slots, labels not asked
-                # for); the head needs the labels to find the farthest points.
-                labels, _ = self._point_stream(points, centers, rows_per_chunk)
-            if labels is not None:
-                self.relocation_head(
-                    statistics, points, labels, centers, score, rows_per_chunk
-                )
-        new_centers = self.update_attention(
-            statistics, centers, points, labels, score, rows_per_chunk, random_state
-        )
-        if self.normalisation is not None:
-            new_centers = self.normalisation(new_centers)
+            self.relocation_head(stream, collected, slots)
+        new_centers = self.update_attention(collected, centers, random_state)
+        new_centers = self.normalised_centers(new_centers)
+        labels = None if slots.labels is None else stream.output_labels(slots.labels)
         return labels, new_centers.astype(centers.dtype, copy=False)
 
-    def _normalised(self, points, centers):
+    def stream(self, points):
+        """``points`` as a point stream seen through the layer's normalisation:
+        point tokens are streamed in memory; a stream is returned as it is."""
+        if isinstance(points, PointTokens):
+            return InMemoryStream(self.normalised_points(points))
+        return points
+
+    def normalised_centers(self, centers):
+        """The centroids as the layer sees them after its normalisation."""
         if self.normalisation is None:
-            return points, centers
-        return self.normalised_points(points), self.normalisation(centers)
+            return centers
+        return self.normalisation(centers)
 
     def normalised_points(self, points):
         """The point tokens as the layer sees them after its normalisation.
@@ -255,122 +237,6 @@ class Block:
         if self.normalisation is None or points.is_normalised:
             return points
         return self.normalisation.points(points)
-
-    def _assigned_chunks(self, points, centers, rows_per_chunk, read):
-        """The assignment attention over the stream of point tokens.
-
-        ``read(rows, chunk, slots)`` is applied to each chunk, on worker
-        threads when BLAS allows (see :func:`stream`); the results come in
-        chunk order.
-        """
-        key_bias = self.assign_attention.key_bias(centers)
-        keys = np.ascontiguousarray(centers)
-        largest_norm = points.largest_norm
-
-        def assign(rows):
-            chunk = points.chunk(rows)
-            slots = self.assign_attention(chunk, keys, key_bias, largest_norm)
-            return read(rows, chunk, slots)
-
-        return stream(
-            assign,
-            points.rows(rows_per_chunk),
-            threaded(points, len(centers)),
-        )
-
-    def _point_stream(
-        self,
-        points,
-        centers,
-        rows_per_chunk,
-        statistics=None,
-        update=False,
-        with_dissimilarities=False,
-        with_labels=True,
-    ):
-        """Assignment attention and gate over the stream of point tokens.
-
-        With ``update``, the update attention reads the new slots into
-        ``statistics`` too. Returns the labels (None when not ``with_labels``
-        and the layer reads them nowhere), and the dissimilarity of each
-        point to the centroid it chose (before the gate) when the gate needs
-        it or ``with_dissimilarities``; otherwise None.
-        """
-        # One-hot slots are an index per point. When a chunk's scores
-        # outweigh its data part, the update attention reads them after the
-        # stream, in a few large chunks: one more read of the data part saves
-        # building sparse weights for every chunk of the stream. A gate needs
-        # the whole stream first anyway.
-        read_later = self.gate is not None or (
-            self.assign_attention.normaliser.one_hot
-            and len(centers) >= points.entries_per_token
-        )
-        fused = update and not read_later
-        with_dissimilarities = with_dissimilarities or self.gate is not None
-        # Beyond the caller, the labels are read by the gate, a sampling
-        # update and the dissimilarities (the relocation head asks for them
-        # only when a centroid is empty, see ``__call__``).
-        with_labels = with_labels or not (
-            fused and self.update_attention.averages and not with_dissimilarities
-        )
-        score = self.assign_attention.score
-        sample_weight = points.sample_weight
-
-        def read(rows, chunk, slots):
-            chunk_labels = slots.labels if with_labels else None
-            partial, dissimilarities = None, None
-            if fused:
-                partial = self.update_attention.partial(
-                    chunk, slots, sample_weight[rows]
-                )
-            if with_dissimilarities:
-                # While the chunk is at hand (the gate reads them).
-                dissimilarities = score.dissimilarity_to_assigned(
-                    PointTokens(chunk, sample_weight[rows]),
-                    centers,
-                    chunk_labels,
-                    rows_per_chunk,
-                )
-            return rows, chunk_labels, partial, dissimilarities
-
-        labels = np.empty(points.n_tokens, dtype=np.int32) if with_labels else None
-        dissimilarities = None
-        if with_dissimilarities:
-            dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
-        assigned = self._assigned_chunks(points, centers, rows_per_chunk, read)
-        for rows, chunk_labels, partial, chunk_dissimilarities in assigned:
-            if chunk_labels is not None:
-                labels[rows] = chunk_labels
-            if partial is not None:
-                statistics.add(*partial)
-            if chunk_dissimilarities is not None:
-                dissimilarities[rows] = chunk_dissimilarities
-        if self.gate is not None:
-            labels = self.gate(labels, dissimilarities, sample_weight)
-        if update and read_later:
-            self._read_labels(points, labels, centers.shape[0], statistics)
-        return labels, dissimilarities
-
-    def _read_labels(self, points, labels, n_clusters, statistics):
-        """The update attention reads one-hot slots, given by their labels.
-
-        One-hot slots are an index per point, so they are read after the
-        point stream, in chunks far larger than the stream's: the overhead of
-        a chunk (building its sparse weights) is paid a few times a layer, and
-        the threads share the work without waiting on each other.
-        """
-        sample_weight = points.sample_weight
-
-        def read(rows):
-            slots = OneHotSlots(labels[rows], n_clusters)
-            return self.update_attention.partial(
-                points.chunk(rows), slots, sample_weight[rows]
-            )
-
-        rows_per_chunk = label_chunk_n_rows(points)
-        chunks = points.rows(rows_per_chunk)
-        for partial in stream(read, chunks, threaded(points, n_clusters)):
-            statistics.add(*partial)
 
     def literal(self, point_tokens, centroid_tokens, points, random_state=None):
         """Apply the layer to the token matrices as written.
@@ -460,26 +326,28 @@ class Block:
             for weight, matrix in component.parameters(n_features, n_clusters).items()
         }
 
-    def point_stream(self, points, centers, with_dissimilarities=False):
+    def point_stream(self, stream, centers, with_dissimilarities=False):
         """The point stream of the layer alone: labels after assignment and gate.
 
         With ``with_dissimilarities``, also each point's dissimilarity to the
         centroid it chose (before the gate), read in the same pass, for
         :meth:`report`.
         """
-        points, centers = self._normalised(points, centers)
-        labels, dissimilarities = self._point_stream(
-            points,
-            centers,
-            chunk_n_rows(points, len(centers)),
-            with_dissimilarities=with_dissimilarities,
-        )
-        return (labels, dissimilarities) if with_dissimilarities else labels
+        stream = self.stream(stream)
+        centers = self.normalised_centers(centers)
+        slots = stream.assign(self.assign_attention, centers)
+        if with_dissimilarities:
+            stream.dissimilarities(slots)
+        if self.gate is not None:
+            slots = self.gate(stream, slots)
+        labels = stream.output_labels(stream.labels(slots))
+        return (labels, slots.dissimilarities) if with_dissimilarities else labels
 
     def assign(self, points, centers):
         """The assignment attention alone: index of the best centroid of each point."""
-        labels = self.read_slots(points, centers, lambda slots: slots.labels)
-        return labels.astype(np.int32, copy=False)
+        stream = self.stream(points)
+        slots = stream.assign(self.assign_attention, self.normalised_centers(centers))
+        return stream.labels(slots).astype(np.int32, copy=False)
 
     def read_slots(self, points, centers, read):
         """The assignment attention alone, each chunk's slots read by ``read``.
@@ -496,22 +364,14 @@ class Block:
         values : ndarray
             The chunks' arrays, concatenated.
         """
-        points, centers = self._normalised(points, centers)
-        rows_per_chunk = chunk_n_rows(points, len(centers))
-        return np.concatenate(
-            list(
-                self._assigned_chunks(
-                    points,
-                    centers,
-                    rows_per_chunk,
-                    lambda rows, chunk, slots: read(slots),
-                )
-            )
+        return self.stream(points).read_slots(
+            self.assign_attention, self.normalised_centers(centers), read
         )
 
     def dissimilarities(self, points, centers, labels):
         """Dissimilarity of each point to the centroid ``labels`` names."""
-        points, centers = self._normalised(points, centers)
+        points = self.normalised_points(points)
+        centers = self.normalised_centers(centers)
         return self.assign_attention.score.dissimilarity_to_assigned(
             points, centers, labels, chunk_n_rows(points, len(centers))
         )
@@ -659,15 +519,6 @@ class LayerRecord:
         return f"LayerRecord(objective={self.objective:.6g})"
 
 
-def same_partition(labels, other_labels):
-    """Whether two labelings are the same partition up to renaming the clusters."""
-    pairs = np.unique(np.stack([labels, other_labels]), axis=1)
-    return (
-        np.unique(pairs[0]).size == pairs.shape[1]
-        and np.unique(pairs[1]).size == pairs.shape[1]
-    )
-
-
 class NetworkOutput:
     """What a forward pass of the network returns.
 
@@ -711,24 +562,36 @@ class NetworkOutput:
 
 
 class FastPass:
-    """Layers applied by exploiting the structure of their weights."""
+    """Layers applied to a point stream by exploiting the structure of their
+    weights.
 
-    unchanged = staticmethod(np.array_equal)
+    Parameters
+    ----------
+    block : Block
+    stream : PointStream
+        In memory or on Dask; it holds the labels between layers.
+    random_state : RandomState instance, default=None
+        What a sampling update draws from.
+    """
 
-    def __init__(self, block, points, random_state=None):
+    def __init__(self, block, stream, random_state=None):
         self.block = block
-        self.points = block.normalised_points(points)
+        self.stream = stream
         self.random_state = random_state
 
     def layer(self, centers, with_labels=True):
         labels, new_centers = self.block(
-            self.points, centers, with_labels, self.random_state
+            self.stream, centers, self.random_state, with_labels
         )
         return labels, new_centers, None
 
+    def unchanged(self, labels, previous_labels):
+        """Whether a layer repeated the assignment of the one before."""
+        return self.stream.unchanged(labels, previous_labels)
+
     def final_labels(self, centers):
         """Labels consistent with ``centers``, and the dissimilarities to them."""
-        return self.block.point_stream(self.points, centers, with_dissimilarities=True)
+        return self.block.point_stream(self.stream, centers, with_dissimilarities=True)
 
 
 class LiteralPass:
@@ -739,8 +602,6 @@ class LiteralPass:
     the centroids. It costs ``O(n^2)`` memory for the erase heads: small
     inputs only.
     """
-
-    unchanged = staticmethod(np.array_equal)
 
     def __init__(self, block, points, n_clusters, random_state=None):
         self.block = block
@@ -756,6 +617,8 @@ class LiteralPass:
             self.random_state,
         )
         return labels, centroid_tokens[:, : centers.shape[1]], attention
+
+    unchanged = staticmethod(np.array_equal)
 
     def final_labels(self, centers):
         """Labels consistent with ``centers`` (no dissimilarities: None)."""
@@ -883,7 +746,8 @@ scale_exponent, random_state
 
         Parameters
         ----------
-        points : PointTokens
+        points : PointTokens or PointStream
+            The point tokens, or a stream of them (on Dask, say).
         centers : ndarray of shape (n_clusters, n_features)
         return_trace : bool, default=False
             Record every layer (without attention maps).
@@ -894,9 +758,10 @@ scale_exponent, random_state
         """
         sampler = self.random_state
         start_state = None if sampler is None else sampler.get_state()
+        stream = self.scaled_block.stream(points)
         output = self._run(
-            FastPass(self.scaled_block, points, sampler),
-            points,
+            FastPass(self.scaled_block, stream, sampler),
+            getattr(stream, "points", None),
             centers,
             self.max_layers,
             True,
@@ -968,7 +833,7 @@ scale_exponent, random_state
         if literal:
             layer_pass = LiteralPass(block, points, centers.shape[0], sampler)
         else:
-            layer_pass = FastPass(block, points, sampler)
+            layer_pass = FastPass(block, block.stream(points), sampler)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
         if shift and block.normalisation is None:  # else unit centroids
             output.centers = times_power_of_two(output.centers, -shift)

@@ -1,24 +1,37 @@
-"""The in-memory point stream: how a layer's work is cut and shared.
+"""The point stream: the data as a layer reads it, chunk by chunk.
 
-The components of a layer read the point tokens chunk by chunk. This module
-decides how: the size of the chunks (:func:`chunk_n_rows` for the point
-stream, :func:`label_chunk_n_rows` for the update attention reading one-hot
-labels), whether a layer is worth sharing among worker threads
-(:func:`threaded`), and the threads themselves (:func:`stream`), with BLAS
-held at one thread while they run and forgotten in a forked child. The
-results never depend on the number of threads.
+A layer of the k-means transformer touches the point tokens in a few ways
+only: the assignment attention maps each chunk to its slots, the update
+attention reduces slots and points to a few numbers per centroid, a gate or
+a relocation head reduces the stream to one global decision and maps it back
+over the tokens, and the labels are held from one layer to the next. A
+:class:`PointStream` offers exactly these operations; the layer
+(:class:`~sklearn_kmt._network.Block`) is written once against them, and
+each backend says how to run them: :class:`InMemoryStream` here, on threads,
+and a Dask stream (``sklearn_kmt._dask``) on the blocks of a Dask array.
+
+The in-memory stream decides how the work is cut and shared: the size of
+the chunks (:func:`chunk_n_rows` for the point stream,
+:func:`label_chunk_n_rows` for the update attention reading one-hot labels),
+whether a layer is worth sharing among worker threads (:func:`threaded`),
+and the threads themselves (:func:`stream`), with BLAS held at one thread
+while they run and forgotten in a forked child. The results never depend on
+the number of threads.
 """
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import NamedTuple
 
+import numpy as np
 from sklearn import get_config
 from threadpoolctl import ThreadpoolController
 
 from ._gemm import KMEANS_BLOCK_ROWS
-from ._tokens import CACHE_BYTES, CHUNK_BYTES
+from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots
 
 
 def chunk_n_rows(points, n_clusters):
@@ -110,6 +123,9 @@ def threaded(points, n_clusters):
     work = _shared_rows(points) * n_clusters * (per_row + SCORE_COST)
     return work >= MIN_THREADED_PRODUCT
 
+
+# Partial results of the in-memory stream held before they are combined.
+FOLDED_PARTIALS = 8
 
 # Below this, splitting a layer's work among threads costs more than it saves.
 MIN_CHUNK_ROWS = 4096
@@ -206,3 +222,323 @@ def stream(read, chunks, threads=True):
         if n_workers not in _POOLS:
             _POOLS[n_workers] = ThreadPoolExecutor(n_workers)
         yield from _POOLS[n_workers].map(read, chunks)
+
+
+# -- the stream a layer reads -----------------------------------------------------
+
+
+class Slots:
+    """The assignment slots a layer writes, as the point stream holds them.
+
+    Nothing is computed when the assignment attention is applied: the stream
+    runs it when its result is first read, together with what is read at
+    the same time (the update attention's sums, the dissimilarities a gate
+    needs), so that the point tokens are read as few times as possible.
+
+    Parameters
+    ----------
+    attention : AssignAttention
+    centers : ndarray of shape (n_clusters, n_features)
+        The keys, as the layer sees them.
+    with_labels : bool, default=True
+        Whether the caller reads the labels: soft slots, summed into the
+        update attention's statistics as they are written, name no centroid
+        unless asked (an argmax over every score).
+
+    Attributes
+    ----------
+    attention, centers, with_labels
+        The arguments given.
+    labels, dissimilarities : held per point, or None
+        The centroid each slot names (-1 where a gate zeroed it) and each
+        point's dissimilarity to it (before the gate), in the stream's form
+        (an array in memory, blocks on Dask); None until read.
+    """
+
+    def __init__(self, attention, centers, with_labels=True):
+        self.attention = attention
+        self.centers = centers
+        self.with_labels = with_labels
+        self.labels = None
+        self.dissimilarities = None
+
+    def gated(self, labels):
+        """The same slots, with some zeroed: ``labels`` -1 there."""
+        slots = Slots(self.attention, self.centers, self.with_labels)
+        slots.labels, slots.dissimilarities = labels, self.dissimilarities
+        return slots
+
+
+class Reduction(NamedTuple):
+    """A global decision read from the whole point stream, as a reduction.
+
+    Each chunk makes an ``offer(points, *values)``; offers are combined,
+    several at a time, in chunk order (``combine(*offers)``, one offer for
+    the points of all), and ``finish`` turns the last into the decision. A
+    stream holding all the points at once makes one offer of them all, or
+    applies ``whole(points, *values)`` where the component gives a rule of
+    its own for that case.
+    """
+
+    offer: Callable
+    combine: Callable
+    finish: Callable = None
+    whole: Callable = None
+
+
+class PointStream:
+    """The point tokens of a layer, offered through a few operations.
+
+    A backend implements three primitives: :meth:`map_reduce` (a function
+    over the chunks, per-point results held and partial results combined),
+    :meth:`map` and :meth:`reduce` (over values held per point). The
+    operations of the layer are built on them here, once.
+
+    Attributes
+    ----------
+    n_tokens : int
+    total_weight : float
+        The sum of the sample weights.
+    largest_norm : float or None
+        A bound on the norm of every point token's data part, when known
+        (the certified hardmax reads it instead of each chunk's values).
+    """
+
+    largest_norm = None
+
+    def assign(self, attention, centers, with_labels=True):
+        """``y <- assign_attention(x ; c)``: the slots, run when first read."""
+        return Slots(attention, np.ascontiguousarray(centers), with_labels)
+
+    def labels(self, slots):
+        """The held labels of ``slots``, computed now if need be."""
+        if slots.labels is None:
+            self._assignment(slots, with_labels=True)
+        return slots.labels
+
+    def dissimilarities(self, slots):
+        """Each point's dissimilarity to the centroid it chose (held)."""
+        if slots.dissimilarities is None:
+            self._assignment(slots, with_labels=True, with_dissimilarities=True)
+        return slots.dissimilarities
+
+    def collect(self, update, slots):
+        """The running sums an averaging update attention reads of the slots.
+
+        ``update.partial`` of each chunk, combined with ``update.combined``;
+        returned as ``update.statistics_of`` the combined sums. The stream
+        reads them while the assignment is written (:meth:`fuses`), or after
+        it, from the labels.
+        """
+        if slots.labels is None and self.fuses(slots):
+            return self._assignment(slots, slots.with_labels, update=update)
+        n_clusters = slots.centers.shape[0]
+
+        def read(points, labels):
+            chunk = points.chunk(slice(None))
+            one_hot = OneHotSlots(labels, n_clusters)
+            return (), update.partial(chunk, one_hot, points.sample_weight)
+
+        _, summary = self.map_reduce(
+            read,
+            self.labels(slots),
+            n_outputs=0,
+            n_keys=n_clusters,
+            combine=update.combined,
+            scores=False,
+        )
+        return update.statistics_of(summary)
+
+    def read_slots(self, attention, centers, read):
+        """``read(slots)`` of each chunk's slots, held per point."""
+        slots = self.assign(attention, centers, with_labels=False)
+        (values,), _ = self.map_reduce(
+            self._assigning(slots, read=read), n_outputs=1, n_keys=len(slots.centers)
+        )
+        return values
+
+    def _assigning(
+        self,
+        slots,
+        with_labels=False,
+        with_dissimilarities=False,
+        update=None,
+        read=None,
+    ):
+        """The work of the assignment attention on one chunk, and what is
+        read of the chunk while it is at hand."""
+        attention, centers = slots.attention, slots.centers
+        key_bias = attention.key_bias(centers)
+        largest_norm = self.largest_norm
+        score = attention.score
+
+        def assign(points):
+            chunk = points.chunk(slice(None))
+            written = attention(chunk, centers, key_bias, largest_norm)
+            outputs = []
+            if with_labels or with_dissimilarities:
+                labels = written.labels.astype(np.int32, copy=False)
+            if with_labels:
+                outputs.append(labels)
+            if with_dissimilarities:
+                outputs.append(
+                    score.dissimilarity_to_assigned(
+                        points, centers, labels, points.n_tokens
+                    )
+                )
+            if read is not None:
+                outputs.append(read(written))
+            partial = None
+            if update is not None:
+                partial = update.partial(chunk, written, points.sample_weight)
+            return tuple(outputs), partial
+
+        return assign
+
+    def _assignment(
+        self, slots, with_labels=False, with_dissimilarities=False, update=None
+    ):
+        """Run the assignment attention of ``slots``; hold what was asked."""
+        outputs, summary = self.map_reduce(
+            self._assigning(slots, with_labels, with_dissimilarities, update),
+            n_outputs=with_labels + with_dissimilarities,
+            n_keys=len(slots.centers),
+            combine=None if update is None else update.combined,
+        )
+        outputs = list(outputs)
+        if with_labels:
+            slots.labels = outputs.pop(0)
+        if with_dissimilarities:
+            slots.dissimilarities = outputs.pop(0)
+        return None if update is None else update.statistics_of(summary)
+
+
+class InMemoryStream(PointStream):
+    """The point stream of tokens held in memory, read on worker threads.
+
+    Parameters
+    ----------
+    points : PointTokens
+        As the layer sees them (through its normalisation, if any).
+    threads : bool, default=True
+        Whether chunks may be read on worker threads (:func:`stream`); a
+        Dask task reads its block on its own thread.
+
+    Attributes
+    ----------
+    points, threads
+        The arguments given.
+    """
+
+    def __init__(self, points, threads=True):
+        self.points = points
+        self.threads = threads
+
+    @property
+    def n_tokens(self):
+        return self.points.n_tokens
+
+    @property
+    def total_weight(self):
+        return float(np.sum(self.points.sample_weight, dtype=np.float64))
+
+    @property
+    def largest_norm(self):
+        return self.points.largest_norm
+
+    def fuses(self, slots):
+        """Whether the update attention reads the slots while they are written.
+
+        One-hot slots are an index per point. When a chunk's scores outweigh
+        its data part, the update attention reads them after the stream, in
+        a few large chunks: one more read of the data part saves building
+        sparse weights for every chunk of the stream.
+        """
+        return not (
+            slots.attention.normaliser.one_hot
+            and len(slots.centers) >= self.points.entries_per_token
+        )
+
+    def map_reduce(self, read, *held, n_outputs, n_keys, combine=None, scores=True):
+        """``read(points, *values)`` of every chunk, in chunk order.
+
+        Parameters
+        ----------
+        read : callable
+            Takes the chunk's :class:`PointTokens` (its data part as the
+            layer sees it) and its rows of each held value; returns a tuple
+            of ``n_outputs`` per-point arrays and a partial result.
+        *held : ndarray
+            Values held per point.
+        n_outputs : int
+        n_keys : int
+            The number of centroids the chunks are scored against.
+        combine : callable, default=None
+            Combines partial results, in chunk order; None: none are.
+        scores : bool, default=True
+            Whether ``read`` scores the chunk against the centroids (chunks
+            of :func:`chunk_n_rows`) or reads labels (:func:`label_chunk_n_rows`).
+
+        Returns
+        -------
+        outputs : tuple of ndarray
+            The per-point arrays, concatenated.
+        reduced : object or None
+        """
+        points = self.points
+        if scores:
+            rows_per_chunk = chunk_n_rows(points, n_keys)
+        else:
+            rows_per_chunk = label_chunk_n_rows(points)
+
+        def read_chunk(rows):
+            return read(points.part(rows), *(values[rows] for values in held))
+
+        results = stream(
+            read_chunk,
+            points.rows(rows_per_chunk),
+            self.threads and threaded(points, n_keys),
+        )
+        outputs, partials = [], []
+        for chunk_outputs, partial in results:
+            outputs.append(chunk_outputs)
+            if combine is not None:
+                partials.append(partial)
+                # Combined a few at a time as they come, so that they are
+                # never all held.
+                if len(partials) > FOLDED_PARTIALS:
+                    partials = [combine(*partials)]
+        outputs = tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
+        return outputs, None if combine is None else combine(*partials)
+
+    def map(self, function, *held):
+        """``function(points, *values)`` of all the tokens at once."""
+        return function(self.points, *held)
+
+    def reduce(self, reduction, *held):
+        """A :class:`Reduction` of all the tokens: one offer, or its rule for
+        the whole stream."""
+        if reduction.whole is not None:
+            return reduction.whole(self.points, *held)
+        offer = reduction.offer(self.points, *held)
+        return offer if reduction.finish is None else reduction.finish(offer)
+
+    def output_labels(self, labels):
+        """Labels as the network returns them: the array itself."""
+        return labels
+
+    unchanged = staticmethod(np.array_equal)
+
+    def members(self, slots):
+        """Every point token and its label, for an update that compares
+        members with each other."""
+        return self.points, self.labels(slots)
+
+
+def same_partition(labels, other_labels):
+    """Whether two labelings are the same partition up to renaming the clusters."""
+    pairs = np.unique(np.stack([labels, other_labels]), axis=1)
+    return (
+        np.unique(pairs[0]).size == pairs.shape[1]
+        and np.unique(pairs[1]).size == pairs.shape[1]
+    )

@@ -400,10 +400,13 @@ class PointTokens:
     largest_value : float, default=None
         The largest magnitude among the values of ``data``, when the caller
         has read it; see :attr:`largest_norm`.
+    start : int, default=0
+        The index of the first token in the whole point stream, for tokens
+        that are a chunk of it (ties are broken by that index).
 
     Attributes
     ----------
-    data, sample_weight, scale
+    data, sample_weight, scale, start
         The arguments given.
     n_tokens : int
         Number of point tokens, ``n_samples``.
@@ -429,11 +432,18 @@ class PointTokens:
     """
 
     def __init__(
-        self, data, sample_weight, scale=None, normalised=False, largest_value=None
+        self,
+        data,
+        sample_weight,
+        scale=None,
+        normalised=False,
+        largest_value=None,
+        start=0,
     ):
         self.data = data
         self.sample_weight = sample_weight
         self.scale = scale
+        self.start = start
         self._normalised = normalised
         self._largest_value = largest_value
         self._directionless = None
@@ -517,6 +527,17 @@ class PointTokens:
             return block
         return scale_rows(block, self.scale[rows])
 
+    def part(self, rows):
+        """The tokens of a slice of rows, their data part as the layer sees it
+        (normalised once here, if so set), numbered from their place in the
+        stream."""
+        return PointTokens(
+            self.chunk(rows),
+            self.sample_weight[rows],
+            normalised=self.is_normalised,
+            start=self.start + rows.start,
+        )
+
     def dense_rows(self, rows):
         """Data part of some tokens as a dense array."""
         block = self.chunk(rows)
@@ -524,7 +545,7 @@ class PointTokens:
 
     def normalised(self, scale):
         """The same tokens seen through a per-token normalisation factor."""
-        return PointTokens(self.data, self.sample_weight, scale)
+        return PointTokens(self.data, self.sample_weight, scale, start=self.start)
 
     def dense(self, slots):
         """The literal token matrix ``[X, Y]`` of shape (n, n_features + n_clusters).

@@ -17,6 +17,7 @@ from sklearn_kmt._components import (
     TrimmingGate,
     UpdateAttention,
 )
+from sklearn_kmt._streams import InMemoryStream
 from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens
 
 CONTAINERS = {"dense": np.asarray, "csr": sp.csr_matrix}
@@ -106,7 +107,7 @@ def test_update_attention_gives_the_weighted_mean_of_each_cluster(container):
     for rows in [slice(0, 37), slice(37, 38), slice(38, 100)]:
         slots = OneHotSlots(labels[rows], 5)
         attention.accumulate(statistics, points[rows], slots, weights[rows])
-    new_centers = attention(statistics, centers, None, None, None, None)
+    new_centers = attention(statistics, centers)
     for j in range(4):
         members = labels == j
         expected = (weights[members, None] * X[members]).sum(0) / weights[members].sum()
@@ -122,7 +123,7 @@ def test_update_attention_never_attends_a_point_of_zero_weight():
     attention.accumulate(
         statistics, X, OneHotSlots(labels, 1), np.array([1.0, 1.0, 0.0])
     )
-    updated = attention(statistics, np.zeros((1, 1)), None, None, None, None)
+    updated = attention(statistics, np.zeros((1, 1)))
     np.testing.assert_array_equal(updated, [[1.0]])
 
 
@@ -134,9 +135,7 @@ def test_update_attention_leaves_a_centroid_whose_members_weigh_nothing_in_place
     attention.accumulate(
         statistics, X, OneHotSlots(labels, 2), np.array([1.0, 1.0, 0.0])
     )
-    new_centers = attention(
-        statistics, np.array([[9.0], [7.0]]), None, None, None, None
-    )
+    new_centers = attention(statistics, np.array([[9.0], [7.0]]))
     np.testing.assert_array_equal(new_centers, [[1.0], [7.0]])
 
 
@@ -154,6 +153,14 @@ def test_squared_distances_to_assigned_centroid(container):
     np.testing.assert_allclose(distances, expected, rtol=1e-12, atol=1e-12)
 
 
+def assigned_stream(points, centers, labels):
+    """An in-memory stream of ``points`` and slots naming ``labels``."""
+    stream = InMemoryStream(points)
+    slots = stream.assign(AssignAttention(), centers)
+    slots.labels = labels
+    return stream, slots
+
+
 @pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
 def test_relocation_head_moves_the_farthest_points_to_the_empty_centroids(container):
     X = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [0.0, 20.0], [0.5, 0.5]])
@@ -165,9 +172,8 @@ def test_relocation_head_moves_the_farthest_points_to_the_empty_centroids(contai
     UpdateAttention().accumulate(
         statistics, points.data, OneHotSlots(labels, 3), weights
     )
-    RelocationHead()(
-        statistics, points, labels, centers, SquaredEuclideanScore(), chunk_n_rows=2
-    )
+    stream, slots = assigned_stream(points, centers, labels)
+    RelocationHead()(stream, statistics, slots)
     # The farthest point from its centroid, [0, 20], goes to the first empty
     # centroid, the next farthest, [10, 0], to the second.
     np.testing.assert_allclose(statistics.sums[1], 4.0 * X[3])
@@ -187,9 +193,8 @@ def test_relocation_head_moves_nothing_when_every_point_sits_on_its_centroid():
     statistics = ClusterStatistics(3, 1)
     UpdateAttention().accumulate(statistics, X, OneHotSlots(labels, 3), np.ones(3))
     sums, weights = statistics.sums.copy(), statistics.weights.copy()
-    RelocationHead()(
-        statistics, points, labels, centers, SquaredEuclideanScore(), chunk_n_rows=3
-    )
+    stream, slots = assigned_stream(points, centers, labels)
+    RelocationHead()(stream, statistics, slots)
     np.testing.assert_array_equal(statistics.sums, sums)
     np.testing.assert_array_equal(statistics.weights, weights)
 

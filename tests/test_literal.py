@@ -33,6 +33,7 @@ from sklearn_kmt._components import (
     apply_erase_head,
     erase_head,
 )
+from sklearn_kmt._streams import InMemoryStream
 from sklearn_kmt._tokens import CentroidTokens, OneHotSlots, PointTokens
 
 ESTIMATORS = {
@@ -173,7 +174,7 @@ def test_update_attention_structured_equals_dense(soft):
     update = UpdateAttention()
     statistics = update.statistics(4, 3)
     update.accumulate(statistics, X, slots, weights)
-    fast = update(statistics, centers, None, None, None, None)
+    fast = update(statistics, centers)
     points = PointTokens(X, weights)
     written = np.log(slots.dense()) if soft else slots.dense()
     new_tokens, _ = update.literal(
@@ -196,8 +197,11 @@ def test_relocation_head_structured_equals_dense():
     statistics = update.statistics(4, 3)
     update.accumulate(statistics, X, OneHotSlots(labels, 4), weights)
     score = SquaredEuclideanScore()
-    RelocationHead()(statistics, points, labels, centers, score, 30)
-    fast = update(statistics, centers, None, None, None, None)
+    stream = InMemoryStream(points)
+    slots = stream.assign(AssignAttention(score), centers)
+    slots.labels = labels
+    RelocationHead()(stream, statistics, slots)
+    fast = update(statistics, centers)
 
     point_tokens = points.dense(np.eye(4)[labels])
     relocated = RelocationHead().literal(
@@ -217,9 +221,10 @@ def test_trimming_gate_structured_equals_dense():
     labels = ((X[:, None] - centers[None]) ** 2).sum(-1).argmin(1).astype(np.int32)
     points = PointTokens(X, weights)
     gate = TrimmingGate(0.2)
-    fast = gate(
-        labels, score.dissimilarity_to_assigned(points, centers, labels, 30), weights
-    )
+    stream = InMemoryStream(points)
+    slots = stream.assign(AssignAttention(score), centers)
+    fast = stream.labels(gate(stream, slots))
+    assert_array_equal(fast[fast >= 0], labels[fast >= 0])
     gated = gate.literal(
         points.dense(np.eye(4)[labels]), CentroidTokens(centers).dense(), points, score
     )
