@@ -1142,7 +1142,7 @@ class UpdateAttention:
     def collect(self, stream, slots):
         """What the attention reads of the point stream: its running sums
         (:meth:`partial` of each chunk, combined in chunk order)."""
-        return stream.collect(self, slots)
+        return stream.sums(self, slots)
 
     combined = staticmethod(ClusterStatistics.combined)
     statistics_of = staticmethod(ClusterStatistics.of)

@@ -14,9 +14,13 @@ from ._components import (
     RelocationHead,
     UpdateAttention,
 )
-from ._streams import InMemoryStream, chunk_n_rows, single_threaded_blas
+from ._streams import (
+    InMemoryStream,
+    LiteralStream,
+    chunk_n_rows,
+    single_threaded_blas,
+)
 from ._tokens import (
-    CentroidTokens,
     PointTokens,
     summed_duplicates,
     times_power_of_two,
@@ -62,19 +66,16 @@ class Block:
         y_i <- gate(assign_attention(x_i ; centroids))        (overwrites y_i)
         c_j <- normalisation(c_j + update_attention(c_j ; points))
 
-    On the fast path the point tokens stream through in chunks, so the full
-    score matrix is never held. Soft slots (and one-hot slots of points with
-    more features than there are centroids) are added to the update
-    attention's running sums while their chunk is at hand, so they are never
-    needed again, the way FlashAttention streams keys. Other one-hot slots are
-    an index per point: the update attention reads them after the stream, in
-    a few large chunks, which costs less than building sparse weights for
-    every small chunk. A gate needs the whole point stream first (its radius
-    depends on every point), so with a gate the update attention always
-    reads the gated slots after the stream. A gate follows a hardmax only:
-    after a softmax, whether it should zero soft slots or keep them, and
-    what radius soft members define, has no single answer, so that
-    composition is refused.
+    :meth:`__call__` writes this once, each sublayer applied through a point
+    stream (:mod:`sklearn_kmt._streams`): in memory or on Dask the stream
+    applies the components' fast forms over chunks of point tokens, so the
+    full score matrix is never held, and decides what to read together (the
+    update attention's sums from a chunk while its slots are written, the
+    way FlashAttention streams keys); the literal stream applies their dense
+    weights to the token matrices. A gate follows a hardmax only: after a
+    softmax, whether it should zero soft slots or keep them, and what radius
+    soft members define, has no single answer, so that composition is
+    refused.
 
     Examples
     --------
@@ -203,15 +204,19 @@ class Block:
             The centroids after this layer.
         """
         stream = self.stream(stream)
-        centers = self.normalised_centers(centers)
+        if self.normalisation is not None:
+            centers = stream.normalise(self.normalisation, centers)
         slots = stream.assign(self.assign_attention, centers, with_labels)
         if self.gate is not None:
-            slots = self.gate(stream, slots)
-        collected = self.update_attention.collect(stream, slots)
+            slots = stream.gate(self.gate, slots)
+        collected = stream.collect(self.update_attention, slots)
         if self.relocation_head is not None:
-            self.relocation_head(stream, collected, slots)
-        new_centers = self.update_attention(collected, centers, random_state)
-        new_centers = self.normalised_centers(new_centers)
+            stream.relocate(self.relocation_head, collected, slots)
+        new_centers = stream.update(
+            self.update_attention, collected, centers, random_state
+        )
+        if self.normalisation is not None:
+            new_centers = stream.normalised_centers(self.normalisation, new_centers)
         labels = None if slots.labels is None else stream.output_labels(slots.labels)
         return labels, new_centers.astype(centers.dtype, copy=False)
 
@@ -237,75 +242,6 @@ class Block:
         if self.normalisation is None or points.is_normalised:
             return points
         return self.normalisation.points(points)
-
-    def literal(self, point_tokens, centroid_tokens, points, random_state=None):
-        """Apply the layer to the token matrices as written.
-
-        Parameters
-        ----------
-        point_tokens : ndarray of shape (n_samples, n_features + n_clusters)
-        centroid_tokens : ndarray of shape (n_clusters, n_features + n_clusters)
-        points : PointTokens
-            The data part and sample weights (read by the gate and the
-            relocation head, whose scores come from the data).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            The assignment written by this layer, before any relocation.
-        point_tokens, centroid_tokens : ndarray
-            The token matrices after the layer.
-        attention : dict
-            The attention maps of the assignment and update attentions.
-        """
-        n_features = points.n_features
-        score = self.assign_attention.score
-        point_tokens, centroid_tokens, points, assignment = self._literal_points(
-            point_tokens, centroid_tokens, points
-        )
-        normaliser = self.assign_attention.normaliser
-        labels = normaliser.labels(point_tokens[:, n_features:])
-        if self.relocation_head is not None:
-            point_tokens = self.relocation_head.literal(
-                point_tokens, centroid_tokens, points, score, normaliser
-            )
-        centroid_tokens, update = self.update_attention.literal(
-            centroid_tokens, point_tokens, points, score, normaliser, random_state
-        )
-        if self.normalisation is not None:
-            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
-        attention = {"assign_attention": assignment, "update_attention": update}
-        return labels, point_tokens, centroid_tokens, attention
-
-    def _literal_points(self, point_tokens, centroid_tokens, points):
-        """Normalisation, assignment attention and gate, as written.
-
-        Returns the point and centroid tokens after them, the points seen
-        through the normalisation, and the assignment attention's map.
-        """
-        n_features = points.n_features
-        if self.normalisation is not None:
-            point_tokens = self.normalisation.literal(point_tokens, n_features)
-            centroid_tokens = self.normalisation.literal(centroid_tokens, n_features)
-            points = points.normalised(
-                (point_tokens[:, :n_features] != 0).any(axis=1).astype(float)
-            )
-        point_tokens, assignment = self.assign_attention.literal(
-            point_tokens, centroid_tokens, n_features
-        )
-        if self.gate is not None:
-            point_tokens = self.gate.literal(
-                point_tokens, centroid_tokens, points, self.assign_attention.score
-            )
-        return point_tokens, centroid_tokens, points, assignment
-
-    def literal_point_stream(self, point_tokens, centroid_tokens, points):
-        """The point stream alone, as written: labels after assignment and gate."""
-        point_tokens, _, _, _ = self._literal_points(
-            point_tokens, centroid_tokens, points
-        )
-        slots = point_tokens[:, points.n_features :]
-        return self.assign_attention.normaliser.labels(slots)
 
     def components(self):
         """The sublayers in the order they apply, by name (None when absent)."""
@@ -334,12 +270,13 @@ class Block:
         :meth:`report`.
         """
         stream = self.stream(stream)
-        centers = self.normalised_centers(centers)
+        if self.normalisation is not None:
+            centers = stream.normalise(self.normalisation, centers)
         slots = stream.assign(self.assign_attention, centers)
         if with_dissimilarities:
             stream.dissimilarities(slots)
         if self.gate is not None:
-            slots = self.gate(stream, slots)
+            slots = stream.gate(self.gate, slots)
         labels = stream.output_labels(stream.labels(slots))
         return (labels, slots.dissimilarities) if with_dissimilarities else labels
 
@@ -561,15 +498,16 @@ class NetworkOutput:
         self.sampling_state = None
 
 
-class FastPass:
-    """Layers applied to a point stream by exploiting the structure of their
-    weights.
+class LayerPass:
+    """The layers of a run, applied to a point stream.
 
     Parameters
     ----------
     block : Block
-    stream : PointStream
-        In memory or on Dask; it holds the labels between layers.
+    stream : PointStream or LiteralStream
+        In memory or on Dask (the fast forms, exploiting the structure of
+        the weights), or the dense token matrices (the literal forms); it
+        holds the labels between layers.
     random_state : RandomState instance, default=None
         What a sampling update draws from.
     """
@@ -583,49 +521,16 @@ class FastPass:
         labels, new_centers = self.block(
             self.stream, centers, self.random_state, with_labels
         )
-        return labels, new_centers, None
+        return labels, new_centers, self.stream.attention_maps()
 
     def unchanged(self, labels, previous_labels):
         """Whether a layer repeated the assignment of the one before."""
         return self.stream.unchanged(labels, previous_labels)
 
     def final_labels(self, centers):
-        """Labels consistent with ``centers``, and the dissimilarities to them."""
+        """Labels consistent with ``centers``, and the dissimilarities to
+        them where the stream reads them."""
         return self.block.point_stream(self.stream, centers, with_dissimilarities=True)
-
-
-class LiteralPass:
-    """Layers applied to the dense token matrices exactly as written.
-
-    It holds the point tokens between layers (the slots are erased and
-    rewritten by each layer) and rebuilds the centroid tokens ``[C, I]`` from
-    the centroids. It costs ``O(n^2)`` memory for the erase heads: small
-    inputs only.
-    """
-
-    def __init__(self, block, points, n_clusters, random_state=None):
-        self.block = block
-        self.points = points
-        self.point_tokens = points.dense(np.zeros((points.n_tokens, n_clusters)))
-        self.random_state = random_state
-
-    def layer(self, centers, with_labels=True):
-        labels, self.point_tokens, centroid_tokens, attention = self.block.literal(
-            self.point_tokens,
-            CentroidTokens(centers).dense(),
-            self.points,
-            self.random_state,
-        )
-        return labels, centroid_tokens[:, : centers.shape[1]], attention
-
-    unchanged = staticmethod(np.array_equal)
-
-    def final_labels(self, centers):
-        """Labels consistent with ``centers`` (no dissimilarities: None)."""
-        labels = self.block.literal_point_stream(
-            self.point_tokens, CentroidTokens(centers).dense(), self.points
-        )
-        return labels, None
 
 
 class Network:
@@ -760,7 +665,7 @@ scale_exponent, random_state
         start_state = None if sampler is None else sampler.get_state()
         stream = self.scaled_block.stream(points)
         output = self._run(
-            FastPass(self.scaled_block, stream, sampler),
+            LayerPass(self.scaled_block, stream, sampler),
             getattr(stream, "points", None),
             centers,
             self.max_layers,
@@ -831,9 +736,10 @@ scale_exponent, random_state
             if self.sampling_state is not None:
                 sampler.set_state(self.sampling_state)
         if literal:
-            layer_pass = LiteralPass(block, points, centers.shape[0], sampler)
+            stream = LiteralStream(points, centers.shape[0])
         else:
-            layer_pass = FastPass(block, block.stream(points), sampler)
+            stream = block.stream(points)
+        layer_pass = LayerPass(block, stream, sampler)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
         if shift and block.normalisation is None:  # else unit centroids
             output.centers = times_power_of_two(output.centers, -shift)

@@ -31,7 +31,7 @@ from sklearn import get_config
 from threadpoolctl import ThreadpoolController
 
 from ._gemm import KMEANS_BLOCK_ROWS
-from ._tokens import CACHE_BYTES, CHUNK_BYTES, OneHotSlots
+from ._tokens import CACHE_BYTES, CHUNK_BYTES, CentroidTokens, OneHotSlots
 
 
 def chunk_n_rows(points, n_clusters):
@@ -289,10 +289,14 @@ class Reduction(NamedTuple):
 class PointStream:
     """The point tokens of a layer, offered through a few operations.
 
-    A backend implements three primitives: :meth:`map_reduce` (a function
-    over the chunks, per-point results held and partial results combined),
-    :meth:`map` and :meth:`reduce` (over values held per point). The
-    operations of the layer are built on them here, once.
+    The layer applies each of its sublayers through the stream
+    (:meth:`normalise`, :meth:`assign`, :meth:`gate`, :meth:`collect`,
+    :meth:`relocate`, :meth:`update`); here each applies the component's
+    fast form, which reads the point tokens through three primitives that
+    a backend implements: :meth:`map_reduce` (a function over the chunks,
+    per-point results held and partial results combined), :meth:`map` and
+    :meth:`reduce` (over values held per point). The literal stream
+    (:class:`LiteralStream`) applies the components' dense weights instead.
 
     Attributes
     ----------
@@ -306,9 +310,44 @@ class PointStream:
 
     largest_norm = None
 
+    # -- the sublayers, in the order a layer applies them
+
+    def normalise(self, normalisation, centers):
+        """The normalisation layer on both streams: the point tokens were
+        seen through it once, when the stream was made (it is idempotent);
+        the centroids now."""
+        return normalisation(centers)
+
+    def normalised_centers(self, normalisation, centers):
+        """The normalisation layer on the centroid stream alone."""
+        return normalisation(centers)
+
     def assign(self, attention, centers, with_labels=True):
         """``y <- assign_attention(x ; c)``: the slots, run when first read."""
         return Slots(attention, np.ascontiguousarray(centers), with_labels)
+
+    def gate(self, gate, slots):
+        """``y <- gate(y)``."""
+        return gate(self, slots)
+
+    def collect(self, update, slots):
+        """What the update attention reads of the point stream."""
+        return update.collect(self, slots)
+
+    def relocate(self, head, collected, slots):
+        """The relocation head, on what the update attention collected."""
+        head(self, collected, slots)
+
+    def update(self, update, collected, centers, random_state=None):
+        """``c' <- update_attention(c ; x, y)``: the new centroids."""
+        return update(collected, centers, random_state)
+
+    def attention_maps(self):
+        """The attention maps of the last layer: None, the fast forms
+        never build them."""
+        return None
+
+    # -- what the components read of the point tokens
 
     def labels(self, slots):
         """The held labels of ``slots``, computed now if need be."""
@@ -322,7 +361,7 @@ class PointStream:
             self._assignment(slots, with_labels=True, with_dissimilarities=True)
         return slots.dissimilarities
 
-    def collect(self, update, slots):
+    def sums(self, update, slots):
         """The running sums an averaging update attention reads of the slots.
 
         ``update.partial`` of each chunk, combined with ``update.combined``;
@@ -542,3 +581,109 @@ def same_partition(labels, other_labels):
         np.unique(pairs[0]).size == pairs.shape[1]
         and np.unique(pairs[1]).size == pairs.shape[1]
     )
+
+
+class LiteralStream:
+    """The point tokens as one dense matrix ``[X, Y]``, each sublayer applied
+    to the token matrices with its dense weights, as written.
+
+    It holds the point tokens between layers (the slots are erased and
+    rewritten by each layer) and builds the centroid tokens ``[C, I]`` from
+    the centroids. It costs ``O(n^2)`` memory for the erase heads: small
+    inputs only.
+
+    Parameters
+    ----------
+    points : PointTokens
+        The data part and the sample weights.
+    n_clusters : int
+    """
+
+    def __init__(self, points, n_clusters):
+        self.points = points
+        self.point_tokens = points.dense(np.zeros((points.n_tokens, n_clusters)))
+        self._attention = {}
+
+    @property
+    def n_features(self):
+        return self.points.n_features
+
+    def _centroid_tokens(self, centers):
+        return CentroidTokens(centers).dense()
+
+    def _slots(self, slots, normaliser):
+        """``slots`` naming what the point tokens' slots now name."""
+        labels = normaliser.labels(self.point_tokens[:, self.n_features :])
+        if slots is None:
+            return labels
+        return slots.gated(labels)
+
+    def normalise(self, normalisation, centers):
+        """The normalisation layer on both token matrices."""
+        n_features = self.n_features
+        self.point_tokens = normalisation.literal(self.point_tokens, n_features)
+        # The points the normalisation zeroed have no direction.
+        directed = (self.point_tokens[:, :n_features] != 0).any(axis=1)
+        self.points = self.points.normalised(directed.astype(float))
+        return self.normalised_centers(normalisation, centers)
+
+    def normalised_centers(self, normalisation, centers):
+        tokens = normalisation.literal(self._centroid_tokens(centers), self.n_features)
+        return tokens[:, : self.n_features]
+
+    def assign(self, attention, centers, with_labels=True):
+        self.point_tokens, self._attention["assign_attention"] = attention.literal(
+            self.point_tokens, self._centroid_tokens(centers), self.n_features
+        )
+        slots = Slots(attention, centers, with_labels)
+        slots.labels = self._slots(None, attention.normaliser)
+        return slots
+
+    def gate(self, gate, slots):
+        self.point_tokens = gate.literal(
+            self.point_tokens,
+            self._centroid_tokens(slots.centers),
+            self.points,
+            slots.attention.score,
+        )
+        return self._slots(slots, slots.attention.normaliser)
+
+    def collect(self, update, slots):
+        """The point tokens are what the update attention reads: nothing to
+        collect beforehand."""
+        return slots
+
+    def relocate(self, head, collected, slots):
+        self.point_tokens = head.literal(
+            self.point_tokens,
+            self._centroid_tokens(slots.centers),
+            self.points,
+            slots.attention.score,
+            slots.attention.normaliser,
+        )
+
+    def update(self, update, slots, centers, random_state=None):
+        centroid_tokens, self._attention["update_attention"] = update.literal(
+            self._centroid_tokens(centers),
+            self.point_tokens,
+            self.points,
+            slots.attention.score,
+            slots.attention.normaliser,
+            random_state,
+        )
+        return centroid_tokens[:, : self.n_features]
+
+    def attention_maps(self):
+        """The attention maps of the last layer, by sublayer."""
+        return dict(self._attention)
+
+    def labels(self, slots):
+        return slots.labels
+
+    def dissimilarities(self, slots):
+        return None
+
+    def output_labels(self, labels):
+        return labels
+
+    unchanged = staticmethod(np.array_equal)

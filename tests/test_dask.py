@@ -230,7 +230,7 @@ def test_worker_killed_mid_fit_does_not_change_the_result(client, monkeypatch):
     assert undisturbed.n_iter_ == 4
 
     restarted = []
-    layer = _network.FastPass.layer
+    layer = _network.LayerPass.layer
 
     def layer_then_kill_a_worker(self, centers, with_labels=True):
         output = layer(self, centers, with_labels)
@@ -241,7 +241,7 @@ def test_worker_killed_mid_fit_does_not_change_the_result(client, monkeypatch):
             restarted.append(worker)
         return output
 
-    monkeypatch.setattr(_network.FastPass, "layer", layer_then_kill_a_worker)
+    monkeypatch.setattr(_network.LayerPass, "layer", layer_then_kill_a_worker)
     disturbed = TransformerKMeans(N_CLUSTERS, init=init, max_iter=4).fit(X)
     # The worker process was replaced (a new address), its results lost.
     assert restarted and restarted[0] not in client.scheduler_info()["workers"]
