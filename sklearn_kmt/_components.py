@@ -1028,26 +1028,20 @@ class ClusterStatistics:
         self.weights += added * weights
         self.log_scale = log_scale
 
-    @property
-    def summary(self):
-        """``(sums, weights, log_scale)``: what :meth:`add` takes."""
-        return self.sums, self.weights, self.log_scale
-
     @classmethod
-    def combined(cls, *summaries):
-        """The summary of several chunks' sums, added in the order given."""
-        n_clusters, n_features = summaries[0][0].shape
-        statistics = cls(n_clusters, n_features)
-        for summary in summaries:
-            statistics.add(*summary)
-        return statistics.summary
-
-    @classmethod
-    def of(cls, summary):
-        """The running sums a summary stands for."""
-        statistics = cls(*summary[0].shape)
-        statistics.sums, statistics.weights, statistics.log_scale = summary
-        return statistics
+    def accumulated(cls, into, *partials):
+        """``into`` (running sums the caller owns, or None for new ones) with
+        the partial sums added in the order given: chunks' ``(sums, weights,
+        shift)`` or other running sums, which are not changed."""
+        if into is None:
+            first = partials[0]
+            sums = first.sums if isinstance(first, cls) else first[0]
+            into = cls(*sums.shape)
+        for part in partials:
+            if isinstance(part, cls):
+                part = (part.sums, part.weights, part.log_scale)
+            into.add(*part)
+        return into
 
     def move(self, source, target, values, weights):
         """Move weighted points from the ``source`` centroids to ``target``.
@@ -1144,8 +1138,7 @@ class UpdateAttention:
         (:meth:`partial` of each chunk, combined in chunk order)."""
         return stream.sums(self, slots)
 
-    combined = staticmethod(ClusterStatistics.combined)
-    statistics_of = staticmethod(ClusterStatistics.of)
+    accumulated = staticmethod(ClusterStatistics.accumulated)
 
     def partial(self, points, slots, sample_weight):
         """What a chunk of point tokens and their slots adds to the running sums.

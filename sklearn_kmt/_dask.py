@@ -14,6 +14,7 @@ Dask.
 """
 
 import copy
+import functools
 import operator
 
 import dask
@@ -166,12 +167,12 @@ class DaskStream(PointStream):
         for index, (data, weight, start) in enumerate(self.dask_points.blocks()):
             yield (data, weight, start, *(values[index] for values in held))
 
-    def map_reduce(self, read, *held, n_outputs, n_keys, combine=None, scores=True):
+    def map_reduce(self, read, *held, n_outputs, n_keys, accumulate=None, scores=True):
         """As :meth:`InMemoryStream.map_reduce`, each block a task; the
         per-point arrays are persisted blocks, the partial results combined
         by :func:`tree_reduce`."""
         options = dict(
-            n_outputs=n_outputs, n_keys=n_keys, combine=combine, scores=scores
+            n_outputs=n_outputs, n_keys=n_keys, accumulate=accumulate, scores=scores
         )
         tasks = [
             delayed(_read_block, nout=2)(
@@ -187,8 +188,14 @@ class DaskStream(PointStream):
             for index in range(n_outputs)
         ]
         reduced = None
-        if combine is not None:
-            reduced = tree_reduce([partial for _, partial in tasks], combine)
+        if accumulate is not None:
+            # Each task of the tree adds its operands into a new accumulator
+            # (at least one task, for a single block).
+            add = functools.partial(accumulate, None)
+            partials = [partial for _, partial in tasks]
+            if len(partials) == 1:
+                partials = [delayed(add)(partials[0])]
+            reduced = tree_reduce(partials, add)
         outputs, reduced = dask.persist(outputs, reduced)
         if reduced is not None:
             (reduced,) = dask.compute(reduced)

@@ -124,9 +124,6 @@ def threaded(points, n_clusters):
     return work >= MIN_THREADED_PRODUCT
 
 
-# Partial results of the in-memory stream held before they are combined.
-FOLDED_PARTIALS = 8
-
 # Below this, splitting a layer's work among threads costs more than it saves.
 MIN_CHUNK_ROWS = 4096
 MIN_THREADED_PRODUCT = 2**21
@@ -364,8 +361,8 @@ class PointStream:
     def sums(self, update, slots):
         """The running sums an averaging update attention reads of the slots.
 
-        ``update.partial`` of each chunk, combined with ``update.combined``;
-        returned as ``update.statistics_of`` the combined sums. The stream
+        ``update.partial`` of each chunk, added up in chunk order by
+        ``update.accumulated``. The stream
         reads them while the assignment is written (:meth:`fuses`), or after
         it, from the labels.
         """
@@ -383,10 +380,10 @@ class PointStream:
             self.labels(slots),
             n_outputs=0,
             n_keys=n_clusters,
-            combine=update.combined,
+            accumulate=update.accumulated,
             scores=False,
         )
-        return update.statistics_of(summary)
+        return summary
 
     def read_slots(self, attention, centers, read):
         """``read(slots)`` of each chunk's slots, held per point."""
@@ -442,14 +439,14 @@ class PointStream:
             self._assigning(slots, with_labels, with_dissimilarities, update),
             n_outputs=with_labels + with_dissimilarities,
             n_keys=len(slots.centers),
-            combine=None if update is None else update.combined,
+            accumulate=None if update is None else update.accumulated,
         )
         outputs = list(outputs)
         if with_labels:
             slots.labels = outputs.pop(0)
         if with_dissimilarities:
             slots.dissimilarities = outputs.pop(0)
-        return None if update is None else update.statistics_of(summary)
+        return summary
 
 
 class InMemoryStream(PointStream):
@@ -498,7 +495,7 @@ class InMemoryStream(PointStream):
             and len(slots.centers) >= self.points.entries_per_token
         )
 
-    def map_reduce(self, read, *held, n_outputs, n_keys, combine=None, scores=True):
+    def map_reduce(self, read, *held, n_outputs, n_keys, accumulate=None, scores=True):
         """``read(points, *values)`` of every chunk, in chunk order.
 
         Parameters
@@ -512,8 +509,10 @@ class InMemoryStream(PointStream):
         n_outputs : int
         n_keys : int
             The number of centroids the chunks are scored against.
-        combine : callable, default=None
-            Combines partial results, in chunk order; None: none are.
+        accumulate : callable, default=None
+            ``accumulate(into, *partials)`` adds partial results, in chunk
+            order, into an accumulator it may change (``into``, None for a
+            new one) and returns it; None: nothing is reduced.
         scores : bool, default=True
             Whether ``read`` scores the chunk against the centroids (chunks
             of :func:`chunk_n_rows`) or reads labels (:func:`label_chunk_n_rows`).
@@ -538,17 +537,14 @@ class InMemoryStream(PointStream):
             points.rows(rows_per_chunk),
             self.threads and threaded(points, n_keys),
         )
-        outputs, partials = [], []
+        outputs, reduced = [], None
         for chunk_outputs, partial in results:
             outputs.append(chunk_outputs)
-            if combine is not None:
-                partials.append(partial)
-                # Combined a few at a time as they come, so that they are
-                # never all held.
-                if len(partials) > FOLDED_PARTIALS:
-                    partials = [combine(*partials)]
+            if accumulate is not None:
+                # Added as they come, while the workers read on.
+                reduced = accumulate(reduced, partial)
         outputs = tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
-        return outputs, None if combine is None else combine(*partials)
+        return outputs, reduced
 
     def map(self, function, *held):
         """``function(points, *values)`` of all the tokens at once."""
