@@ -150,6 +150,10 @@ class DaskStream(PointStream):
     def __init__(self, points, normalisation=None):
         self.dask_points = points
         self.normalisation = normalisation
+        # The labels of the last layer, and whether those of this layer
+        # differ from them (compared in this layer's reduction).
+        self._last_labels = None
+        self._changed = None
 
     @property
     def n_tokens(self):
@@ -162,15 +166,38 @@ class DaskStream(PointStream):
     def fuses(self, slots):
         return True
 
+    def assign(self, attention, centers, with_labels=True):
+        self._changed = None
+        return super().assign(attention, centers, with_labels)
+
+    def sums(self, update, slots):
+        """As :meth:`PointStream.sums`; the same tasks compare the layer's
+        labels with those of the layer before, where they live."""
+        return super().sums(update, slots, compared=True)
+
     def _blocks(self, held):
         """Per block: its data, weights, first index and its part of ``held``."""
         for index, (data, weight, start) in enumerate(self.dask_points.blocks()):
             yield (data, weight, start, *(values[index] for values in held))
 
-    def map_reduce(self, read, *held, n_outputs, n_keys, accumulate=None, scores=True):
+    def map_reduce(
+        self,
+        read,
+        *held,
+        n_outputs,
+        n_keys,
+        accumulate=None,
+        scores=True,
+        compared=False,
+    ):
         """As :meth:`InMemoryStream.map_reduce`, each block a task; the
         per-point arrays are persisted blocks, the partial results combined
-        by :func:`tree_reduce`."""
+        by :func:`tree_reduce`.
+
+        With ``compared``, the labels the pass writes (its first output) or
+        reads (its first held value) are those of a layer: they are compared
+        with the last layer's in the same computation, for :meth:`unchanged`.
+        """
         options = dict(
             n_outputs=n_outputs, n_keys=n_keys, accumulate=accumulate, scores=scores
         )
@@ -187,7 +214,7 @@ class DaskStream(PointStream):
             ]
             for index in range(n_outputs)
         ]
-        reduced = None
+        reduced = {}
         if accumulate is not None:
             # Each task of the tree adds its operands into a new accumulator
             # (at least one task, for a single block).
@@ -195,11 +222,24 @@ class DaskStream(PointStream):
             partials = [partial for _, partial in tasks]
             if len(partials) == 1:
                 partials = [delayed(add)(partials[0])]
-            reduced = tree_reduce(partials, add)
+            reduced["partials"] = tree_reduce(partials, add)
+        labels = None
+        if compared and (n_outputs or held):
+            labels = outputs[0] if n_outputs else held[0]
+            if self._last_labels is not None:
+                reduced["changed"] = tree_reduce(
+                    [
+                        delayed(_changed)(new, old)
+                        for new, old in zip(labels, self._last_labels, strict=True)
+                    ],
+                    _any,
+                )
         outputs, reduced = dask.persist(outputs, reduced)
-        if reduced is not None:
-            (reduced,) = dask.compute(reduced)
-        return tuple(outputs), reduced
+        (reduced,) = dask.compute(reduced)
+        if labels is not None:
+            self._last_labels = outputs[0] if n_outputs else held[0]
+            self._changed = reduced.get("changed")
+        return tuple(outputs), reduced.get("partials")
 
     def map(self, function, *held):
         blocks = [
@@ -229,9 +269,12 @@ class DaskStream(PointStream):
 
     def unchanged(self, labels, previous_labels):
         """Whether every block's assignment is that of the layer before,
-        compared where the blocks live."""
+        compared where the blocks live (in the layer's own reduction, when
+        it read the labels)."""
         if previous_labels is None:
             return False
+        if self._changed is not None:
+            return not self._changed
         changed = tree_reduce(
             [
                 delayed(_changed)(new, old)
@@ -462,6 +505,7 @@ class DaskData:
 
     def __init__(self, X):
         self.X = X
+        self._moments = None
 
     @classmethod
     def validated(cls, estimator, X, copy, block):
@@ -503,13 +547,24 @@ class DaskData:
     def astype(self, dtype):
         return self if self.X.dtype == dtype else DaskData(self.X.astype(dtype))
 
+    def _largest_and_mean(self):
+        """The largest magnitude and the mean of the data, read in one pass
+        (a fit that centres asks for both)."""
+        if self._moments is None:
+            # Block by block: an empty block has no maximum of its own.
+            blocks = self.X.to_delayed().ravel().tolist()
+            largest, mean = dask.compute(
+                [delayed(largest_magnitude)(block) for block in blocks],
+                self.X.mean(axis=0),
+            )
+            self._moments = max(largest), mean
+        return self._moments
+
     def largest_magnitude(self):
-        # Block by block: an empty block has no maximum of its own.
-        blocks = self.X.to_delayed().ravel().tolist()
-        return max(dask.compute(*[delayed(largest_magnitude)(b) for b in blocks]))
+        return self._largest_and_mean()[0]
 
     def mean(self):
-        return self.X.mean(axis=0).compute()
+        return self._largest_and_mean()[1]
 
     def centred(self, mean):
         return DaskData(self.X - mean)

@@ -358,32 +358,38 @@ class PointStream:
             self._assignment(slots, with_labels=True, with_dissimilarities=True)
         return slots.dissimilarities
 
-    def sums(self, update, slots):
+    def sums(self, update, slots, **options):
         """The running sums an averaging update attention reads of the slots.
 
         ``update.partial`` of each chunk, added up in chunk order by
-        ``update.accumulated``. The stream
-        reads them while the assignment is written (:meth:`fuses`), or after
-        it, from the labels.
+        ``update.accumulated``. The stream reads them while the assignment
+        is written (:meth:`fuses`), or after it, from the labels; ``options``
+        go to :meth:`map_reduce`.
         """
-        if slots.labels is None and self.fuses(slots):
-            return self._assignment(slots, slots.with_labels, update=update)
         n_clusters = slots.centers.shape[0]
+        if slots.labels is None and self.fuses(slots):
+            read = self._assigning(slots, slots.with_labels, update=update)
+            held = ()
+        else:
 
-        def read(points, labels):
-            chunk = points.chunk(slice(None))
-            one_hot = OneHotSlots(labels, n_clusters)
-            return (), update.partial(chunk, one_hot, points.sample_weight)
+            def read(points, labels):
+                chunk = points.chunk(slice(None))
+                one_hot = OneHotSlots(labels, n_clusters)
+                return (), update.partial(chunk, one_hot, points.sample_weight)
 
-        _, summary = self.map_reduce(
+            held = (self.labels(slots),)
+        outputs, statistics = self.map_reduce(
             read,
-            self.labels(slots),
-            n_outputs=0,
+            *held,
+            n_outputs=0 if held else int(slots.with_labels),
             n_keys=n_clusters,
             accumulate=update.accumulated,
-            scores=False,
+            scores=not held,
+            **options,
         )
-        return summary
+        if outputs:
+            (slots.labels,) = outputs
+        return statistics
 
     def read_slots(self, attention, centers, read):
         """``read(slots)`` of each chunk's slots, held per point."""
