@@ -31,7 +31,9 @@ over a stream of row chunks of point tokens (see
 """
 
 import math
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -213,9 +215,147 @@ def slot_labels(slots):
     return labels
 
 
+# -- the interfaces of the components --------------------------------------------
+#
+# What the layer and the point stream ask of each kind of component. A new
+# component of a kind provides these, and nothing else needs to change.
+
+
+@runtime_checkable
+class Score(Protocol):
+    """How the assignment attention compares a point with a centroid.
+
+    Attributes
+    ----------
+    translation_invariant : bool
+        Whether translating points and centroids together changes no score
+        ranking (then the estimator may centre dense data).
+    dissimilarity_degree, distance_degree : int
+        The degrees, in the data's scale, of the dissimilarity it ranks by
+        and of the distances :meth:`distances` gives.
+    """
+
+    translation_invariant: bool
+    dissimilarity_degree: int
+    distance_degree: int
+
+    def key_bias(self, centers):
+        """The per-key term of the scores, computed once per layer."""
+
+    def scores(self, points, centers, key_bias, key_major=False):
+        """The scores of a chunk of points against every centroid, (m, k)."""
+
+    def first_best(self, points, centers, key_bias, largest_query_norm=None):
+        """Each point's first best centroid (a hardmax over its scores)."""
+
+    def pairwise(self, points, centers):
+        """The dissimilarity of every point to every center."""
+
+    def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
+        """Each point's dissimilarity to the centroid ``labels`` names."""
+
+    def distances(self, X, centers):
+        """The distances ``transform`` returns."""
+
+
+@runtime_checkable
+class KeyNormaliser(Protocol):
+    """How the assignment attention turns a point's scores into its slot.
+
+    Attributes
+    ----------
+    one_hot : bool
+        Whether the slots are one-hot (a repeated assignment is then a fixed
+        point of the loop).
+    """
+
+    one_hot: bool
+
+    def rescaled(self, exponent):
+        """The normaliser for data times ``2**exponent``."""
+
+    def slots(self, score, points, centers, key_bias, largest_query_norm=None):
+        """The slots of a chunk of points (``OneHotSlots`` or ``SoftSlots``)."""
+
+    def literal_slots(self, scores):
+        """The slots as the literal pass writes them into the point tokens."""
+
+    def attention_map(self, slots):
+        """The attention over the keys that wrote literal ``slots``."""
+
+    def log_weights(self, slots):
+        """``log y_ij`` of literal slots: the update attention's scores."""
+
+    def naming(self, labels, n_clusters):
+        """Literal slots that name the centroids ``labels``."""
+
+    def labels(self, slots):
+        """The centroid each literal slot names most (-1: zeroed by a gate)."""
+
+
+@runtime_checkable
+class Update(Protocol):
+    """The update attention: what it collects of the point stream, and the
+    centroids it makes of that.
+
+    Attributes
+    ----------
+    deterministic : bool
+        Whether it draws nothing (a repeated assignment is then a fixed
+        point).
+    averages : bool
+        Whether its output is a weighted mean of points (then the estimator
+        may centre dense data).
+    """
+
+    deterministic: bool
+    averages: bool
+
+    def collect(self, stream, slots):
+        """What it reads of the point stream (see ``PointStream``)."""
+
+    def __call__(self, collected, centers, random_state=None):
+        """The new centroids, from what :meth:`collect` read."""
+
+    def literal(
+        self,
+        centroid_tokens,
+        point_tokens,
+        points,
+        score,
+        normaliser=None,
+        random_state=None,
+    ):
+        """The sublayer on the token matrices, as written."""
+
+    def parameters(self, n_features, n_clusters):
+        """Its weights, by name."""
+
+
+@runtime_checkable
+class Gate(Protocol):
+    """A gate on the point stream after the assignment attention."""
+
+    def __call__(self, stream, slots):
+        """The slots with some zeroed (label -1)."""
+
+    def kept(self, dissimilarities, sample_weight):
+        """Mask of the points it keeps, all points in one chunk."""
+
+    def check_enough_kept(self, sample_weight, n_clusters):
+        """Raise a ValueError when it may keep fewer points than clusters."""
+
+    def literal(self, point_tokens, centroid_tokens, points, score):
+        """The gate on the token matrices, as written."""
+
+    def parameters(self, n_features, n_clusters):
+        """Its weights, by name."""
+
+
 # -- normalisers of the assignment attention over its keys --------------------
 
 
+@dataclass(frozen=True)
 class Hardmax:
     """Hardmax over keys, ties going to the first key; writes one-hot slots.
 
@@ -290,10 +430,8 @@ class Hardmax:
         """The centroid each slot names; -1 for a slot a gate zeroed."""
         return slot_labels(slots)
 
-    def __repr__(self):
-        return "Hardmax()"
 
-
+@dataclass(frozen=True)
 class Softmax:
     """Softmax over keys at inverse temperature ``beta``; writes log-responsibilities.
 
@@ -333,12 +471,11 @@ class Softmax:
     array([[1., 0.]])
     """
 
+    beta: float
+
     one_hot = False
     # The free energy is a weighted sum of squared distances.
     report_degrees = {"free_energy": (2, 1)}
-
-    def __init__(self, beta):
-        self.beta = beta
 
     def rescaled(self, exponent):
         """The softmax of scores of data times ``2**exponent``: the same
@@ -416,9 +553,6 @@ class Softmax:
         )
         energies = 0.5 * dissimilarities + top / self.beta
         return {"free_energy": float(points.sample_weight @ energies)}
-
-    def __repr__(self):
-        return f"Softmax(beta={self.beta!r})"
 
 
 # -- scores of the assignment attention -----------------------------------------
@@ -579,6 +713,7 @@ def dot_with_assigned(points, centers, labels):
     ).astype(points.dtype, copy=False)
 
 
+@dataclass(frozen=True, repr=False)
 class SquaredEuclideanScore:
     """Score ``-1/2 ||x_i - c_j||^2``, up to a term constant per query.
 
@@ -621,11 +756,10 @@ class SquaredEuclideanScore:
            [25., 16.]])
     """
 
+    squared_distances: bool = False
+
     translation_invariant = True
     dissimilarity_degree = 2
-
-    def __init__(self, squared_distances=False):
-        self.squared_distances = squared_distances
 
     @property
     def distance_degree(self):
@@ -678,6 +812,7 @@ class SquaredEuclideanScore:
         return f"{type(self).__name__}()"
 
 
+@dataclass(frozen=True, repr=False)
 class EuclideanScore(SquaredEuclideanScore):
     """Score ``-||x_i - c_j||``: it ranks as the squared score, whose matrix
     product it reuses, but its dissimilarity is the distance itself.
@@ -705,10 +840,9 @@ class EuclideanScore(SquaredEuclideanScore):
            [5., 4.]])
     """
 
-    dissimilarity_degree = 1
+    squared_distances: bool = field(default=False, init=False)
 
-    def __init__(self):
-        super().__init__(squared_distances=False)
+    dissimilarity_degree = 1
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         return np.sqrt(
@@ -719,6 +853,7 @@ class EuclideanScore(SquaredEuclideanScore):
         return euclidean_distances(points, centers)
 
 
+@dataclass(frozen=True)
 class ManhattanScore:
     """Score ``-||x_i - c_j||_1``, the negative city-block distance.
 
@@ -781,10 +916,8 @@ class ManhattanScore:
     def distances(self, X, centers):
         return manhattan_distances(X, centers)
 
-    def __repr__(self):
-        return "ManhattanScore()"
 
-
+@dataclass(frozen=True)
 class CosineScore:
     """Score ``cos(x_i, c_j)``, the cosine similarity.
 
@@ -858,13 +991,11 @@ class CosineScore:
         """Cosine distances, for ``transform``."""
         return self.pairwise(X, centers)
 
-    def __repr__(self):
-        return "CosineScore()"
-
 
 # -- the attentions ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class AssignAttention:
     """Assignment cross-attention: each point attends to the centroids.
 
@@ -927,9 +1058,8 @@ class AssignAttention:
     ['W_K', 'W_O', 'W_Q', 'W_V', 'erase.W_K', 'erase.W_O', 'erase.W_Q', 'erase.W_V']
     """
 
-    def __init__(self, score=None, normaliser=None):
-        self.score = score or SquaredEuclideanScore()
-        self.normaliser = normaliser or Hardmax()
+    score: Score = field(default_factory=SquaredEuclideanScore)
+    normaliser: KeyNormaliser = field(default_factory=Hardmax)
 
     def key_bias(self, centers):
         """The per-key bias of the score, computed once per layer."""
@@ -985,9 +1115,6 @@ class AssignAttention:
         )
         erase = apply_erase_head(point_tokens, _erase_weights(weights))
         return point_tokens + erase + write, self.normaliser.attention_map(attention)
-
-    def __repr__(self):
-        return f"AssignAttention(score={self.score!r}, normaliser={self.normaliser!r})"
 
 
 class ClusterStatistics:
@@ -1056,6 +1183,7 @@ class ClusterStatistics:
         self.log_scale[target] = 0.0
 
 
+@dataclass(frozen=True)
 class UpdateAttention:
     """Update cross-attention: each centroid attends to the points (a mean).
 
@@ -1226,10 +1354,8 @@ class UpdateAttention:
         erase = apply_erase_head(centroid_tokens, _erase_weights(weights))
         return centroid_tokens + erase * attended + read, attention
 
-    def __repr__(self):
-        return "UpdateAttention()"
 
-
+@dataclass(frozen=True)
 class MedoidSamplingAttention:
     """Update cross-attention that samples: each centroid moves to a member.
 
@@ -1282,14 +1408,13 @@ class MedoidSamplingAttention:
     True
     """
 
+    n_candidates: int
+
     deterministic = False
-    # It needs every slot before it draws: nothing is streamed into running
-    # sums (see UpdateAttention.averages).
+    # Its output is a member, not a weighted mean (see
+    # UpdateAttention.averages).
     averages = False
     report_degrees = {"medoid_indices": (0, 0)}
-
-    def __init__(self, n_candidates):
-        self.n_candidates = n_candidates
 
     # The weights are those of the averaging update attention.
     parameters = UpdateAttention.parameters
@@ -1436,9 +1561,6 @@ class MedoidSamplingAttention:
             taken[indices[j]] = True
         return {"medoid_indices": indices}
 
-    def __repr__(self):
-        return f"MedoidSamplingAttention(n_candidates={self.n_candidates!r})"
-
 
 _COORDINATES = SquaredEuclideanScore()
 
@@ -1455,6 +1577,7 @@ def _first_per_group(order, groups):
     return order[_rank_in_group(groups[order]) == 0]
 
 
+@dataclass(frozen=True)
 class RelocationHead:
     """Relocation head: an empty centroid takes the farthest point.
 
@@ -1648,13 +1771,11 @@ class RelocationHead:
         """No weights of its own: its score and values come from the tokens."""
         return {}
 
-    def __repr__(self):
-        return "RelocationHead()"
-
 
 # -- the normalisation layer and the gate --------------------------------------
 
 
+@dataclass(frozen=True)
 class UnitSphereNormalisation:
     """Layer normalisation without centring or gain: ``t -> t / ||t||``.
 
@@ -1707,10 +1828,8 @@ class UnitSphereNormalisation:
         """No weights: neither centring nor gain."""
         return {}
 
-    def __repr__(self):
-        return "UnitSphereNormalisation()"
 
-
+@dataclass(frozen=True)
 class TrimmingGate:
     """MLP gate after the assignment attention: zero the farthest points' slots.
 
@@ -1753,11 +1872,10 @@ class TrimmingGate:
     array([ True, False,  True,  True])
     """
 
+    trim_fraction: float
+
     # The radius is a distance.
     report_degrees = {"radius": (1, 0)}
-
-    def __init__(self, trim_fraction):
-        self.trim_fraction = trim_fraction
 
     def budget(self, total_weight, n_points):
         """The weight the gate may trim: ``trim_fraction`` of the total.
@@ -1949,6 +2067,3 @@ class TrimmingGate:
         """The trimming radius: the distance of the farthest kept point."""
         kept = dissimilarities[labels >= 0]
         return {"radius": float(np.sqrt(kept.max())) if kept.size else 0.0}
-
-    def __repr__(self):
-        return f"TrimmingGate(trim_fraction={self.trim_fraction!r})"

@@ -6,12 +6,17 @@ into one transformer layer; the :class:`Network` applies the same block
 holds the package's only iteration loop.
 """
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
 from ._components import (
     AssignAttention,
+    Gate,
     RelocationHead,
+    UnitSphereNormalisation,
+    Update,
     UpdateAttention,
 )
 from ._streams import (
@@ -28,6 +33,7 @@ from ._tokens import (
 )
 
 
+@dataclass(frozen=True)
 class Block:
     """One layer of the k-means transformer: one Lloyd iteration.
 
@@ -97,25 +103,19 @@ class Block:
     ['normalisation', 'assign_attention', 'gate', 'relocation_head', 'update_attention']
     """
 
-    def __init__(
-        self,
-        assign_attention,
-        update_attention,
-        relocation_head=None,
-        normalisation=None,
-        gate=None,
-    ):
-        if gate is not None and not assign_attention.normaliser.one_hot:
+    assign_attention: AssignAttention
+    update_attention: Update
+    relocation_head: RelocationHead | None = None
+    normalisation: UnitSphereNormalisation | None = None
+    gate: Gate | None = None
+
+    def __post_init__(self):
+        if self.gate is not None and not self.assign_attention.normaliser.one_hot:
             raise ValueError(
-                f"A gate ({gate!r}) reads one-hot slots, but the assignment "
-                f"attention's {assign_attention.normaliser!r} writes soft "
+                f"A gate ({self.gate!r}) reads one-hot slots, but the assignment "
+                f"attention's {self.assign_attention.normaliser!r} writes soft "
                 "ones: a gate after a softmax is not supported."
             )
-        self.assign_attention = assign_attention
-        self.update_attention = update_attention
-        self.relocation_head = relocation_head
-        self.normalisation = normalisation
-        self.gate = gate
 
     def rescaled(self, exponent):
         """The same layer for tokens whose data part is times ``2**exponent``.
@@ -126,13 +126,7 @@ class Block:
         """
         if exponent == 0:
             return self
-        return Block(
-            self.assign_attention.rescaled(exponent),
-            self.update_attention,
-            self.relocation_head,
-            self.normalisation,
-            self.gate,
-        )
+        return replace(self, assign_attention=self.assign_attention.rescaled(exponent))
 
     def report_in_data_units(self, report, data_exponent, weight_exponent):
         """:meth:`report` of tokens scaled by ``2**data_exponent`` and weights

@@ -5,6 +5,7 @@ TransformerKMeans; what differs is which components their block holds.
 """
 
 import ast
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -17,9 +18,20 @@ from sklearn.utils._testing import assert_allclose, assert_array_equal
 import sklearn_kmt
 from sklearn_kmt import (
     TransformerKMeans,
+    TransformerKMedoids,
     TransformerSoftKMeans,
     TransformerSphericalKMeans,
     TransformerTrimmedKMeans,
+)
+from sklearn_kmt._components import (
+    AssignAttention,
+    Gate,
+    KeyNormaliser,
+    Score,
+    Softmax,
+    TrimmingGate,
+    Update,
+    UpdateAttention,
 )
 from sklearn_kmt._network import Network
 
@@ -199,3 +211,61 @@ def test_variant_pickles_with_identical_predictions(variant, container):
     assert repr(loaded.network_.block.assign_attention) == repr(
         fitted.network_.block.assign_attention
     )
+
+
+# The interface each kind of component declares, and where a block holds it.
+INTERFACES = {
+    "assign_attention.score": Score,
+    "assign_attention.normaliser": KeyNormaliser,
+    "update_attention": Update,
+    "gate": Gate,
+}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        TransformerKMeans,
+        TransformerSoftKMeans,
+        TransformerSphericalKMeans,
+        TransformerTrimmedKMeans,
+        TransformerKMedoids,
+    ],
+    ids=lambda variant: variant.__name__,
+)
+def test_every_component_of_a_variant_declares_its_interface(variant):
+    block = variant()._make_block()
+    for path, interface in INTERFACES.items():
+        component = _component(block, path)
+        if component is not None:
+            assert isinstance(component, interface), (path, component)
+
+
+def test_a_component_without_its_interface_is_told_apart():
+    class HalfAScore:
+        translation_invariant = True
+
+        def key_bias(self, centers):
+            return 0.0
+
+    assert not isinstance(HalfAScore(), Score)
+    assert not isinstance(UpdateAttention(), Gate)
+
+
+def test_components_and_blocks_are_values():
+    # Equal when their parameters are, and never changed once made, so
+    # that a fitted network_ cannot be altered through a shared component.
+    assert kmeans_block_of(Softmax(2.0)) == kmeans_block_of(Softmax(2.0))
+    assert kmeans_block_of(Softmax(2.0)) != kmeans_block_of(Softmax(3.0))
+    assert len({TrimmingGate(0.1), TrimmingGate(0.1), TrimmingGate(0.2)}) == 2
+    block = kmeans_block_of(Softmax(2.0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.gate = TrimmingGate(0.1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.assign_attention.normaliser.beta = 1.0
+
+
+def kmeans_block_of(normaliser):
+    from sklearn_kmt._network import kmeans_block
+
+    return kmeans_block(assign_attention=AssignAttention(normaliser=normaliser))
