@@ -526,7 +526,7 @@ class InMemoryStream(PointStream):
         Returns
         -------
         outputs : tuple of ndarray
-            The per-point arrays, concatenated.
+            The per-point arrays of the chunks, gathered.
         reduced : object or None
         """
         points = self.points
@@ -538,18 +538,20 @@ class InMemoryStream(PointStream):
         def read_chunk(rows):
             return read(points.part(rows), *(values[rows] for values in held))
 
-        results = stream(
-            read_chunk,
-            points.rows(rows_per_chunk),
-            self.threads and threaded(points, n_keys),
-        )
-        outputs, reduced = [], None
-        for chunk_outputs, partial in results:
-            outputs.append(chunk_outputs)
+        chunks = list(points.rows(rows_per_chunk))
+        results = stream(read_chunk, chunks, self.threads and threaded(points, n_keys))
+        outputs, reduced = None, None
+        for rows, (chunk_outputs, partial) in zip(chunks, results, strict=True):
+            if outputs is None:  # arrays for all the points, of the chunks' types
+                outputs = tuple(
+                    np.empty((points.n_tokens, *part.shape[1:]), dtype=part.dtype)
+                    for part in chunk_outputs
+                )
+            for output, part in zip(outputs, chunk_outputs, strict=True):
+                output[rows] = part
             if accumulate is not None:
                 # Added as they come, while the workers read on.
                 reduced = accumulate(reduced, partial)
-        outputs = tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
         return outputs, reduced
 
     def map(self, function, *held):
