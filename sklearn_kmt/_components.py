@@ -215,6 +215,21 @@ def slot_labels(slots):
     return labels
 
 
+def dissimilarity_to_named(points, centroid_tokens, labels, score):
+    """Each point's dissimilarity to the centroid its slot names, read from
+    the token matrices: the one-hot row of the named centroid times the
+    centroid tokens selects that centroid's data block (a zero row for a
+    zeroed slot), and the score compares the point with it."""
+    n_tokens, n_clusters = labels.shape[0], centroid_tokens.shape[0]
+    naming = np.zeros((n_tokens, n_clusters))
+    named = np.flatnonzero(labels >= 0)
+    naming[named, labels[named]] = 1.0
+    centers = naming @ centroid_tokens[:, : points.n_features]
+    return score.dissimilarity_to_assigned(
+        points, centers, np.arange(n_tokens), n_tokens
+    )
+
+
 # -- the interfaces of the components --------------------------------------------
 #
 # What the layer and the point stream ask of each kind of component. A new
@@ -1754,15 +1769,15 @@ class RelocationHead:
         slots = point_tokens[:, n_features:]
         labels = normaliser.labels(slots)
         attends = np.isfinite(normaliser.log_weights(slots))
-        found = points.sample_weight @ attends
-        farthest, empty = self.moves(
-            found,
-            points,
-            labels,
-            centroid_tokens[:, :n_features],
-            score,
-            points.n_tokens,
-        )
+        empty = np.flatnonzero(points.sample_weight @ attends == 0)
+        # The head's score: each point's dissimilarity to the centroid its
+        # slot names; a point it never moves scores minus infinity.
+        scores = dissimilarity_to_named(points, centroid_tokens, labels, score)
+        scores[labels < 0] = -np.inf
+        if points.directionless is not None:
+            scores[points.directionless] = -np.inf
+        farthest = self.farthest_rows(scores, empty.size)
+        empty = empty[: farthest.size]
         point_tokens = point_tokens.copy()
         point_tokens[farthest, n_features:] = normaliser.naming(empty, slots.shape[1])
         return point_tokens
@@ -2047,21 +2062,40 @@ class TrimmingGate:
         return slots.gated(labels)
 
     def literal(self, point_tokens, centroid_tokens, points, score):
-        """Zero the slots of the trimmed points in a token matrix."""
+        """The gate on the token matrices, as an MLP.
+
+        Its input is each point's dissimilarity ``d_i`` to the centroid its
+        slot names (:func:`dissimilarity_to_named`); its hidden unit
+        computes ``w d_i + b`` with the input weight ``w = -1`` and the bias ``b`` the
+        radius of this layer (in the units of ``d_i``, set by the same
+        reduction as the fast form's, :meth:`radius`); a step of it
+        multiplies the slot. At the radius itself (a hidden value of 0) the
+        points up to the index the reduction names are beyond it, so that
+        ties are trimmed in order of the sample index.
+        """
         n_features = points.n_features
-        labels = slot_labels(point_tokens[:, n_features:])
-        dissimilarities = score.dissimilarity_to_assigned(
-            points, centroid_tokens[:, :n_features], labels, points.n_tokens
+        slots = point_tokens[:, n_features:]
+        dissimilarities = dissimilarity_to_named(
+            points, centroid_tokens, slot_labels(slots), score
         )
+        total_weight = float(np.sum(points.sample_weight, dtype=np.float64))
+        reduction = self.radius(total_weight, points.n_tokens)
+        radius, last = reduction.finish(reduction.offer(points, dissimilarities))
+        weights = self.parameters(n_features, slots.shape[1])
+        hidden = weights["input_weight"][0, 0] * dissimilarities + radius
+        index = np.arange(points.n_tokens)
+        step = (hidden > 0) | ((hidden == 0) & (index > last))
         point_tokens = point_tokens.copy()
-        point_tokens[:, n_features:] *= self.kept(
-            dissimilarities, points.sample_weight
-        )[:, None]
+        point_tokens[:, n_features:] = slots * step[:, None]
         return point_tokens
 
     def parameters(self, n_features, n_clusters):
-        """The trimmed fraction; the radius it implies is set in every layer."""
-        return {"trim_fraction": np.array([self.trim_fraction])}
+        """The trimmed fraction, and the input weight of the hidden unit; its
+        bias, the radius, is set in every layer."""
+        return {
+            "trim_fraction": np.array([self.trim_fraction]),
+            "input_weight": np.array([[-1.0]]),
+        }
 
     def report(self, block, points, centers, labels, dissimilarities):
         """The trimming radius: the distance of the farthest kept point."""
