@@ -437,22 +437,18 @@ class PointStream:
 
         return assign
 
-    def _assignment(
-        self, slots, with_labels=False, with_dissimilarities=False, update=None
-    ):
+    def _assignment(self, slots, with_labels=False, with_dissimilarities=False):
         """Run the assignment attention of ``slots``; hold what was asked."""
-        outputs, summary = self.map_reduce(
-            self._assigning(slots, with_labels, with_dissimilarities, update),
+        outputs, _ = self.map_reduce(
+            self._assigning(slots, with_labels, with_dissimilarities),
             n_outputs=with_labels + with_dissimilarities,
             n_keys=len(slots.centers),
-            accumulate=None if update is None else update.accumulated,
         )
         outputs = list(outputs)
         if with_labels:
             slots.labels = outputs.pop(0)
         if with_dissimilarities:
             slots.dissimilarities = outputs.pop(0)
-        return summary
 
 
 class InMemoryStream(PointStream):
