@@ -1404,10 +1404,11 @@ class MedoidSamplingAttention:
     cluster; the centroid moves to the best, ties going to the current one.
     The objective therefore never increases. The Gumbel noise comes from the
     random state the layer is applied with, held by the run (so that a replay
-    gives it the same state), not by the component. Time and memory per layer are
-    ``O(n k m)``: only the dissimilarities of the points to the ``k (m + 1)``
-    candidates are computed, never the ``n x n`` matrix. Its weights are those
-    of the averaging update attention; only the normaliser differs.
+    gives it the same state), not by the component. A layer computes about
+    ``n (m + 1)`` dissimilarities (each member against its own cluster's
+    candidates), never the ``n x n`` matrix, and holds a chunk of them at a
+    time. Its weights are those of the averaging update attention; only the
+    normaliser differs.
 
     Examples
     --------
@@ -1468,17 +1469,7 @@ class MedoidSamplingAttention:
         drawn = by_key[_rank_in_group(labels[by_key]) < self.n_candidates]
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
-        # Sparse data stays sparse: k (m + 1) dense rows of many features
-        # would outweigh the data.
-        candidate_points = points.chunk(candidates)
-
-        costs = np.zeros(candidates.shape[0])
-        # Each chunk holds the dissimilarities of its rows to every candidate.
-        rows_per_chunk = max(1, CHUNK_BYTES // (8 * candidates.shape[0]))
-        for rows in points.rows(rows_per_chunk):
-            dissimilarities = score.pairwise(points.chunk(rows), candidate_points)
-            dissimilarities *= labels[rows, None] == candidate_cluster[None, :]
-            costs += sample_weight[rows] @ dissimilarities
+        costs = self._costs(points, labels, members, candidates, score)
         best = _first_per_group(
             np.lexsort((costs, candidate_cluster)), candidate_cluster
         )
@@ -1492,6 +1483,40 @@ class MedoidSamplingAttention:
         )
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
+
+    @staticmethod
+    def _costs(points, labels, members, candidates, score):
+        """Each candidate's total weighted dissimilarity to the members of
+        its cluster.
+
+        The members of a cluster are scored against that cluster's
+        candidates only, in chunks of members whose dissimilarities take at
+        most ``CHUNK_BYTES``: about ``n (m + 1)`` dissimilarities a layer,
+        not ``n k (m + 1)``. Sparse data stays sparse.
+        """
+        n_clusters = labels.max(initial=-1) + 1
+        by_cluster = members[np.argsort(labels[members], kind="stable")]
+        member_bounds = np.searchsorted(labels[by_cluster], np.arange(n_clusters + 1))
+        candidate_cluster = labels[candidates]
+        candidate_order = np.argsort(candidate_cluster, kind="stable")
+        candidate_bounds = np.searchsorted(
+            candidate_cluster[candidate_order], np.arange(n_clusters + 1)
+        )
+        costs = np.zeros(candidates.shape[0])
+        for cluster in np.flatnonzero(np.diff(candidate_bounds)).tolist():
+            own = candidate_order[
+                candidate_bounds[cluster] : candidate_bounds[cluster + 1]
+            ]
+            own_points = points.chunk(candidates[own])
+            cluster_members = by_cluster[
+                member_bounds[cluster] : member_bounds[cluster + 1]
+            ]
+            rows_per_chunk = max(1, CHUNK_BYTES // (8 * own.size))
+            for start in range(0, cluster_members.size, rows_per_chunk):
+                rows = cluster_members[start : start + rows_per_chunk]
+                dissimilarities = score.pairwise(points.chunk(rows), own_points)
+                costs[own] += points.sample_weight[rows] @ dissimilarities
+        return costs
 
     def literal(
         self,

@@ -32,7 +32,8 @@ class TransformerKMedoids(BaseTransformerKMeans):
     with the smallest total dissimilarity to the cluster. Centroids are
     therefore always data points (medoids), which makes them robust to
     outliers and presentable as prototypes, and no ``n x n`` dissimilarity
-    matrix is ever formed: a layer costs ``O(n k m)`` dissimilarities.
+    matrix is ever formed: a layer costs about ``n (m + 1)`` dissimilarities,
+    each point against the candidates of its own cluster.
 
     Parameters
     ----------

@@ -686,3 +686,72 @@ def test_csr_with_64bit_indices_gives_the_32bit_result(metric):
     np.testing.assert_array_equal(model.medoid_indices_, expected.medoid_indices_)
     np.testing.assert_array_equal(model.predict(wide), expected.predict(X))
     assert wide.indices.dtype == np.int64 and wide.indptr.dtype == np.int64
+
+
+# -- the cost of the candidates: each cluster's members only ----------------------
+
+
+class CountingScore:
+    """A metric's score that counts the dissimilarities it is asked for."""
+
+    def __init__(self, score):
+        self.score = score
+        self.computed = 0
+
+    def pairwise(self, points, centers):
+        self.computed += points.shape[0] * centers.shape[0]
+        return self.score.pairwise(points, centers)
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "manhattan", "cosine"])
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_candidates_are_scored_against_their_own_cluster_only(metric, container):
+    from sklearn_kmt._components import MedoidSamplingAttention
+    from sklearn_kmt._kmedoids import METRIC_SCORES
+    from sklearn_kmt._tokens import PointTokens
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.1, 3, size=(300, 4)) * (rng.uniform(size=(300, 4)) < 0.7)
+    weights = rng.uniform(0.5, 2, size=300)
+    labels = rng.randint(-1, 5, size=300)  # -1: a zeroed slot, in no cluster
+    members = np.flatnonzero(labels >= 0)
+    # Two to four candidates per cluster, among its members.
+    candidates = np.concatenate(
+        [
+            rng.choice(members[labels[members] == j], 2 + j % 3, replace=False)
+            for j in range(5)
+        ]
+    )
+    score = CountingScore(METRIC_SCORES[metric]())
+    costs = MedoidSamplingAttention._costs(
+        PointTokens(container(X), weights), labels, members, candidates, score
+    )
+    # The definition: a candidate's total weighted dissimilarity to the
+    # members of its cluster.
+    distance = {
+        "sqeuclidean": "sqeuclidean",
+        "euclidean": "euclidean",
+        "manhattan": "cityblock",
+        "cosine": None,
+    }[metric]
+    for candidate, cost in zip(candidates, costs, strict=True):
+        cluster = members[labels[members] == labels[candidate]]
+        if metric == "cosine":  # 1 - cos, a zero row being at cos 0 of all
+            norms = np.linalg.norm(X[cluster], axis=1) * np.linalg.norm(X[candidate])
+            products = X[cluster] @ X[candidate]
+            cosines = np.zeros(len(cluster))
+            np.divide(products, norms, out=cosines, where=norms > 0)
+            dissimilarities = 1 - cosines
+        else:
+            pairs = cdist(X[cluster], X[candidate : candidate + 1], distance)
+            dissimilarities = pairs[:, 0]
+        expected = weights[cluster] @ dissimilarities
+        # The metrics' expanded forms leave about 1e-8 in a point's distance
+        # to itself (a square root of a rounding residue).
+        assert_allclose(cost, expected, rtol=1e-9, atol=1e-6)
+    # Each member is scored against its own cluster's candidates, no other.
+    expected_count = sum(
+        np.count_nonzero(labels == j) * np.count_nonzero(labels[candidates] == j)
+        for j in range(5)
+    )
+    assert score.computed == expected_count
