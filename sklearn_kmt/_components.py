@@ -1459,14 +1459,7 @@ class MedoidSamplingAttention:
             keys = np.log(sample_weight) + random_state.gumbel(
                 size=sample_weight.shape[0]
             )
-        # Per cluster: the current medoid first, then the m members with the
-        # largest keys (the Gumbel-top-m draw).
-        current = _first_per_group(
-            members[np.lexsort((own[members], labels[members]))], labels
-        )
-        by_key = members[np.lexsort((-keys[members], labels[members]))]
-        by_key = by_key[np.isfinite(keys[by_key])]
-        drawn = by_key[_rank_in_group(labels[by_key]) < self.n_candidates]
+        current, drawn = self._candidates(labels, members, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
         costs = self._costs(points, labels, members, candidates, score)
@@ -1483,6 +1476,29 @@ class MedoidSamplingAttention:
         )
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
+
+    def _candidates(self, labels, members, own, keys):
+        """Per cluster, in order of the clusters: the current medoid (the
+        member of least ``own``, the first such), and the ``m`` members of
+        largest finite ``keys`` (the Gumbel-top-m draw; ties by index)."""
+        by_cluster = members[np.argsort(labels[members], kind="stable")]
+        bounds = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1, append=-1))
+        current, drawn = [], []
+        for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            cluster = by_cluster[start:stop]  # in increasing index
+            current.append(cluster[np.argmin(own[cluster])])
+            cluster_keys = keys[cluster]
+            if cluster.size > self.n_candidates:
+                top = np.argpartition(-cluster_keys, self.n_candidates - 1)
+                top = top[: self.n_candidates]
+            else:
+                top = np.arange(cluster.size)
+            top = top[np.lexsort((top, -cluster_keys[top]))]
+            chosen = cluster[top]
+            drawn.append(chosen[np.isfinite(keys[chosen])])
+        return np.array(current, dtype=np.intp), np.concatenate(drawn or [[]]).astype(
+            np.intp
+        )
 
     @staticmethod
     def _costs(points, labels, members, candidates, score):
