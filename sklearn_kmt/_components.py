@@ -1459,10 +1459,12 @@ class MedoidSamplingAttention:
             keys = np.log(sample_weight) + random_state.gumbel(
                 size=sample_weight.shape[0]
             )
-        current, drawn = self._candidates(labels, members, own, keys)
+        # The members cluster by cluster, each cluster's in increasing index.
+        by_cluster = members[np.argsort(labels[members], kind="stable")]
+        current, drawn = self._candidates(labels, by_cluster, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
-        costs = self._costs(points, labels, members, candidates, score)
+        costs = self._costs(points, labels, by_cluster, candidates, score)
         best = _first_per_group(
             np.lexsort((costs, candidate_cluster)), candidate_cluster
         )
@@ -1477,11 +1479,12 @@ class MedoidSamplingAttention:
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def _candidates(self, labels, members, own, keys):
+    def _candidates(self, labels, by_cluster, own, keys):
         """Per cluster, in order of the clusters: the current medoid (the
         member of least ``own``, the first such), and the ``m`` members of
-        largest finite ``keys`` (the Gumbel-top-m draw; ties by index)."""
-        by_cluster = members[np.argsort(labels[members], kind="stable")]
+        largest finite ``keys`` (the Gumbel-top-m draw; ties by index).
+        ``by_cluster`` holds the members cluster by cluster, each cluster's
+        in increasing index."""
         bounds = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1, append=-1))
         current, drawn = [], []
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
@@ -1501,17 +1504,17 @@ class MedoidSamplingAttention:
         )
 
     @staticmethod
-    def _costs(points, labels, members, candidates, score):
+    def _costs(points, labels, by_cluster, candidates, score):
         """Each candidate's total weighted dissimilarity to the members of
         its cluster.
 
         The members of a cluster are scored against that cluster's
         candidates only, in chunks of members whose dissimilarities take at
         most ``CHUNK_BYTES``: about ``n (m + 1)`` dissimilarities a layer,
-        not ``n k (m + 1)``. Sparse data stays sparse.
+        not ``n k (m + 1)``. Sparse data stays sparse. ``by_cluster`` holds
+        the members cluster by cluster.
         """
         n_clusters = labels.max(initial=-1) + 1
-        by_cluster = members[np.argsort(labels[members], kind="stable")]
         member_bounds = np.searchsorted(labels[by_cluster], np.arange(n_clusters + 1))
         candidate_cluster = labels[candidates]
         candidate_order = np.argsort(candidate_cluster, kind="stable")

@@ -723,8 +723,9 @@ def test_candidates_are_scored_against_their_own_cluster_only(metric, container)
         ]
     )
     score = CountingScore(METRIC_SCORES[metric]())
+    by_cluster = members[np.argsort(labels[members], kind="stable")]
     costs = MedoidSamplingAttention._costs(
-        PointTokens(container(X), weights), labels, members, candidates, score
+        PointTokens(container(X), weights), labels, by_cluster, candidates, score
     )
     # The definition: a candidate's total weighted dissimilarity to the
     # members of its cluster.
