@@ -203,13 +203,15 @@ class InMemoryData:
         self._normalised = None
 
     @classmethod
-    def validated(cls, estimator, X, copy, block):
+    def validated(cls, estimator, X, copy, block, reset=True):
         """X checked and converted as the layers of ``block`` read it
-        (``n_features_in_`` set); copied when ``copy``."""
+        (``n_features_in_`` set, or checked when not ``reset``); copied when
+        ``copy``."""
         X = validate_data(
             estimator,
             X,
             accept_sparse="csr",
+            reset=reset,
             dtype=[np.float64, np.float32],
             order="C",
             copy=copy,
@@ -512,7 +514,7 @@ class BaseTransformerKMeans(
         sample_weight = data.sample_weight(sample_weight)
         weight_shift = weight_exponent(*data.weight_totals(sample_weight), data.dtype)
         sample_weight = np.ldexp(sample_weight, weight_shift).astype(data.dtype)
-        sample_weight = sample_weight.astype(dtype)
+        sample_weight = sample_weight.astype(dtype, copy=False)
         if block.gate is not None:
             block.gate.check_enough_kept(data.gathered(sample_weight), self.n_clusters)
         init = self.init
@@ -869,18 +871,7 @@ class BaseTransformerKMeans(
         data : TestData
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            reset=False,
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=True,
-        )
-        X = summed_duplicates(X)
-        if not self.network_.block.takes_64bit_sparse_indices:
-            X = with_32bit_indices(X)
+        X = InMemoryData.validated(self, X, False, self.network_.block, reset=False).X
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )

@@ -1721,6 +1721,12 @@ class RelocationHead:
         dissimilarities = score.dissimilarity_to_assigned(
             points, centers, np.maximum(labels, 0), chunk_n_rows
         )
+        return self._movable_only(dissimilarities, points, labels)
+
+    @staticmethod
+    def _movable_only(dissimilarities, points, labels):
+        """The head's scores with minus infinity for the points it never
+        moves: those whose slot a gate zeroed, and those without direction."""
         dissimilarities[labels < 0] = -np.inf
         if points.directionless is not None:
             dissimilarities[points.directionless] = -np.inf
@@ -1815,11 +1821,12 @@ class RelocationHead:
         attends = np.isfinite(normaliser.log_weights(slots))
         empty = np.flatnonzero(points.sample_weight @ attends == 0)
         # The head's score: each point's dissimilarity to the centroid its
-        # slot names; a point it never moves scores minus infinity.
-        scores = dissimilarity_to_named(points, centroid_tokens, labels, score)
-        scores[labels < 0] = -np.inf
-        if points.directionless is not None:
-            scores[points.directionless] = -np.inf
+        # slot names.
+        scores = self._movable_only(
+            dissimilarity_to_named(points, centroid_tokens, labels, score),
+            points,
+            labels,
+        )
         farthest = self.farthest_rows(scores, empty.size)
         empty = empty[: farthest.size]
         point_tokens = point_tokens.copy()
@@ -2085,10 +2092,14 @@ class TrimmingGate:
 
     def kept(self, dissimilarities, sample_weight):
         """Mask of the points the gate keeps: the reduction of one chunk."""
+        cutoff = self._cutoff_of_one_chunk(dissimilarities, sample_weight)
+        return ~self.trimmed(dissimilarities, cutoff)
+
+    def _cutoff_of_one_chunk(self, dissimilarities, sample_weight):
+        """:meth:`cutoff` of all the points as one chunk (see :meth:`radius`)."""
         n_points = dissimilarities.shape[0]
         budget = self.budget(np.sum(sample_weight, dtype=np.float64), n_points)
-        offer = self.offer(dissimilarities, sample_weight, budget)
-        return ~self.trimmed(dissimilarities, self.cutoff(offer, budget))
+        return self.cutoff(self.offer(dissimilarities, sample_weight, budget), budget)
 
     def __call__(self, stream, slots):
         """``y <- gate(y)``: the slots of the points beyond this layer's
@@ -2122,9 +2133,7 @@ class TrimmingGate:
         dissimilarities = dissimilarity_to_named(
             points, centroid_tokens, slot_labels(slots), score
         )
-        total_weight = float(np.sum(points.sample_weight, dtype=np.float64))
-        reduction = self.radius(total_weight, points.n_tokens)
-        radius, last = reduction.finish(reduction.offer(points, dissimilarities))
+        radius, last = self._cutoff_of_one_chunk(dissimilarities, points.sample_weight)
         weights = self.parameters(n_features, slots.shape[1])
         hidden = weights["input_weight"][0, 0] * dissimilarities + radius
         index = np.arange(points.n_tokens)

@@ -128,6 +128,18 @@ def _any(*flags):
     return any(flags)
 
 
+def labels_changed(label_blocks, previous_blocks):
+    """Whether any block of labels differs from its previous one: a delayed
+    bool, compared where the blocks live."""
+    return tree_reduce(
+        [
+            delayed(_changed)(new, old)
+            for new, old in zip(label_blocks, previous_blocks, strict=True)
+        ],
+        _any,
+    )
+
+
 class DaskStream(PointStream):
     """The point stream of tokens held in a Dask array, block by block.
 
@@ -227,13 +239,7 @@ class DaskStream(PointStream):
         if compared and (n_outputs or held):
             labels = outputs[0] if n_outputs else held[0]
             if self._last_labels is not None:
-                reduced["changed"] = tree_reduce(
-                    [
-                        delayed(_changed)(new, old)
-                        for new, old in zip(labels, self._last_labels, strict=True)
-                    ],
-                    _any,
-                )
+                reduced["changed"] = labels_changed(labels, self._last_labels)
         outputs, reduced = dask.persist(outputs, reduced)
         (reduced,) = dask.compute(reduced)
         if labels is not None:
@@ -275,16 +281,9 @@ class DaskStream(PointStream):
             return False
         if self._changed is not None:
             return not self._changed
-        changed = tree_reduce(
-            [
-                delayed(_changed)(new, old)
-                for new, old in zip(
-                    labels.to_delayed().ravel().tolist(),
-                    previous_labels.to_delayed().ravel().tolist(),
-                    strict=True,
-                )
-            ],
-            _any,
+        changed = labels_changed(
+            labels.to_delayed().ravel().tolist(),
+            previous_labels.to_delayed().ravel().tolist(),
         )
         return not changed.compute()
 
@@ -503,8 +502,9 @@ class DaskData:
 
     is_sparse = False
 
-    def __init__(self, X):
+    def __init__(self, X, centred=False):
         self.X = X
+        self._centred = centred
         self._moments = None
 
     @classmethod
@@ -549,13 +549,14 @@ class DaskData:
 
     def _largest_and_mean(self):
         """The largest magnitude and the mean of the data, read in one pass
-        (a fit that centres asks for both)."""
+        (a fit that centres asks for both); centred data, whose magnitude
+        alone the fit asks for, is read for that alone."""
         if self._moments is None:
             # Block by block: an empty block has no maximum of its own.
             blocks = self.X.to_delayed().ravel().tolist()
             largest, mean = dask.compute(
                 [delayed(largest_magnitude)(block) for block in blocks],
-                self.X.mean(axis=0),
+                None if self._centred else self.X.mean(axis=0),
             )
             self._moments = max(largest), mean
         return self._moments
@@ -564,10 +565,12 @@ class DaskData:
         return self._largest_and_mean()[0]
 
     def mean(self):
+        if self._centred:
+            return self.X.mean(axis=0).compute()
         return self._largest_and_mean()[1]
 
     def centred(self, mean):
-        return DaskData(self.X - mean)
+        return DaskData(self.X - mean, centred=True)
 
     def restore(self, user_data, mean):
         """Nothing: the caller's Dask array is never changed."""

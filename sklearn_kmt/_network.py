@@ -198,11 +198,7 @@ class Block:
             The centroids after this layer.
         """
         stream = self.stream(stream)
-        if self.normalisation is not None:
-            centers = stream.normalise(self.normalisation, centers)
-        slots = stream.assign(self.assign_attention, centers, with_labels)
-        if self.gate is not None:
-            slots = stream.gate(self.gate, slots)
+        centers, slots = self._point_sublayers(stream, centers, with_labels)
         collected = stream.collect(self.update_attention, slots)
         if self.relocation_head is not None:
             stream.relocate(self.relocation_head, collected, slots)
@@ -213,6 +209,22 @@ class Block:
             new_centers = stream.normalised_centers(self.normalisation, new_centers)
         labels = None if slots.labels is None else stream.output_labels(slots.labels)
         return labels, new_centers.astype(centers.dtype, copy=False)
+
+    def _point_sublayers(
+        self, stream, centers, with_labels=True, with_dissimilarities=False
+    ):
+        """The normalisation, the assignment attention and the gate: the
+        centroids as the layer sees them, and the slots written. With
+        ``with_dissimilarities`` the stream reads each point's dissimilarity
+        to the centroid it chose with the assignment."""
+        if self.normalisation is not None:
+            centers = stream.normalise(self.normalisation, centers)
+        slots = stream.assign(self.assign_attention, centers, with_labels)
+        if with_dissimilarities:
+            stream.dissimilarities(slots)
+        if self.gate is not None:
+            slots = stream.gate(self.gate, slots)
+        return centers, slots
 
     def stream(self, points):
         """``points`` as a point stream seen through the layer's normalisation:
@@ -264,13 +276,9 @@ class Block:
         :meth:`report`.
         """
         stream = self.stream(stream)
-        if self.normalisation is not None:
-            centers = stream.normalise(self.normalisation, centers)
-        slots = stream.assign(self.assign_attention, centers)
-        if with_dissimilarities:
-            stream.dissimilarities(slots)
-        if self.gate is not None:
-            slots = stream.gate(self.gate, slots)
+        _, slots = self._point_sublayers(
+            stream, centers, with_dissimilarities=with_dissimilarities
+        )
         labels = stream.output_labels(stream.labels(slots))
         return (labels, slots.dissimilarities) if with_dissimilarities else labels
 
