@@ -580,9 +580,6 @@ class DaskData:
             self.X.map_blocks(times_power_of_two, exponent, dtype=self.X.dtype)
         )
 
-    def rows(self, indices):
-        return np.asarray(self.X[indices].compute())
-
     def seeding(self, sample_weight, normalisation, n_clusters, random_state):
         """A weighted uniform sample of rows (:func:`seeding_sample`), drawn
         from ``random_state``; none when it is None (the centers are given)."""
