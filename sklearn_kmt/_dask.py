@@ -178,9 +178,9 @@ class DaskStream(PointStream):
     def fuses(self, slots):
         return True
 
-    def assign(self, attention, centers, with_labels=True):
+    def assign(self, attention, centers, with_labels=True, router=None):
         self._changed = None
-        return super().assign(attention, centers, with_labels)
+        return super().assign(attention, centers, with_labels, router)
 
     def sums(self, update, slots):
         """As :meth:`PointStream.sums`; the same tasks compare the layer's

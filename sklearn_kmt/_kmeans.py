@@ -4,6 +4,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseTransformerKMeans
 from ._network import kmeans_block
+from ._routing import TokenRouter
 
 
 class TransformerKMeans(BaseTransformerKMeans):
@@ -58,11 +59,15 @@ class TransformerKMeans(BaseTransformerKMeans):
         differ by rounding. Other data (sparse, integer, Fortran-ordered) is
         converted on a copy and never changes.
 
-    algorithm : {"lloyd", "elkan"}, default="lloyd"
-        Accepted so that the parameters of a :class:`sklearn.cluster.KMeans`
-        pass unchanged. Both give the same, exact Lloyd iterations: Elkan's
-        algorithm computes Lloyd's result and only skips distances that its
-        bounds decide, and the layers compute Lloyd's iteration itself.
+    algorithm : {"auto", "lloyd", "elkan"}, default="auto"
+        Every value gives the same, exact Lloyd iterations. ``"auto"`` (and
+        ``"elkan"``, accepted so that the parameters of a
+        :class:`sklearn.cluster.KMeans` pass unchanged) puts a token router
+        before the assignment attention: each point token carries bounds on
+        its distances to the centroids, and only the tokens whose slot the
+        bounds leave undecided go through the attention, so that later
+        layers score few points. ``"lloyd"`` sends every token through every
+        layer, the textbook pass.
 
     Attributes
     ----------
@@ -145,7 +150,7 @@ class TransformerKMeans(BaseTransformerKMeans):
 
     _parameter_constraints: dict = {
         **BaseTransformerKMeans._parameter_constraints,
-        "algorithm": [StrOptions({"lloyd", "elkan"})],
+        "algorithm": [StrOptions({"auto", "lloyd", "elkan"})],
     }
 
     def __init__(
@@ -159,7 +164,7 @@ class TransformerKMeans(BaseTransformerKMeans):
         verbose=0,
         random_state=None,
         copy_x=True,
-        algorithm="lloyd",
+        algorithm="auto",
     ):
         super().__init__(
             n_clusters,
@@ -174,4 +179,4 @@ class TransformerKMeans(BaseTransformerKMeans):
         self.algorithm = algorithm
 
     def _make_block(self):
-        return kmeans_block()
+        return kmeans_block(router=None if self.algorithm == "lloyd" else TokenRouter())

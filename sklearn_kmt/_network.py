@@ -13,12 +13,15 @@ from sklearn.utils import check_array, check_random_state
 
 from ._components import (
     AssignAttention,
+    EuclideanScore,
     Gate,
     RelocationHead,
+    SquaredEuclideanScore,
     UnitSphereNormalisation,
     Update,
     UpdateAttention,
 )
+from ._routing import TokenRouter
 from ._streams import (
     InMemoryStream,
     LiteralStream,
@@ -53,10 +56,15 @@ class Block:
         A normalisation layer on both streams; None for none.
     gate : TrimmingGate, default=None
         An MLP gate on the point stream after the assignment; None for none.
+    router : TokenRouter, default=None
+        Sends around the assignment attention the point tokens whose slot is
+        certain (the same slots, fewer scores); None routes every token
+        through it.
 
     Attributes
     ----------
-    assign_attention, update_attention, relocation_head, normalisation, gate
+    assign_attention, update_attention, relocation_head, normalisation, gate, \
+router
         The components given, by the names :meth:`components` lists them under.
 
     See Also
@@ -100,7 +108,8 @@ class Block:
     array([[0. , 0.5],
            [5. , 5.5]])
     >>> list(block.components())  # the sublayers, in the order they apply
-    ['normalisation', 'assign_attention', 'gate', 'relocation_head', 'update_attention']
+    ['normalisation', 'router', 'assign_attention', 'gate', 'relocation_head', \
+'update_attention']
     """
 
     assign_attention: AssignAttention
@@ -108,8 +117,16 @@ class Block:
     relocation_head: RelocationHead | None = None
     normalisation: UnitSphereNormalisation | None = None
     gate: Gate | None = None
+    router: TokenRouter | None = None
 
     def __post_init__(self):
+        if self.router is not None and not self.routable:
+            raise ValueError(
+                f"A router ({self.router!r}) bounds squared Euclidean distances "
+                "between one-hot slots' points and centroids; this layer "
+                f"({self.assign_attention!r}, normalisation {self.normalisation!r})"
+                " has no such bounds."
+            )
         if self.gate is not None and not self.assign_attention.normaliser.one_hot:
             raise ValueError(
                 f"A gate ({self.gate!r}) reads one-hot slots, but the assignment "
@@ -161,6 +178,17 @@ class Block:
         return all(
             getattr(component, "takes_64bit_sparse_indices", True)
             for component in components
+        )
+
+    @property
+    def routable(self):
+        """Whether a :class:`TokenRouter` can route the layer's tokens: a
+        hardmax over squared Euclidean scores, without normalisation layer."""
+        attention = self.assign_attention
+        return (
+            attention.normaliser.one_hot
+            and type(attention.score) in (SquaredEuclideanScore, EuclideanScore)
+            and self.normalisation is None
         )
 
     @property
@@ -219,7 +247,7 @@ class Block:
         to the centroid it chose with the assignment."""
         if self.normalisation is not None:
             centers = stream.normalise(self.normalisation, centers)
-        slots = stream.assign(self.assign_attention, centers, with_labels)
+        slots = stream.assign(self.assign_attention, centers, with_labels, self.router)
         if with_dissimilarities:
             stream.dissimilarities(slots)
         if self.gate is not None:
@@ -253,6 +281,7 @@ class Block:
         """The sublayers in the order they apply, by name (None when absent)."""
         return {
             "normalisation": self.normalisation,
+            "router": self.router,
             "assign_attention": self.assign_attention,
             "gate": self.gate,
             "relocation_head": self.relocation_head,
@@ -376,7 +405,7 @@ def kmeans_block(**changes):
     **changes : component
         Components by the name of the :class:`Block` argument they replace
         (``assign_attention``, ``update_attention``, ``relocation_head``,
-        ``normalisation``, ``gate``); None removes an optional one.
+        ``normalisation``, ``gate``, ``router``); None removes an optional one.
 
     Returns
     -------

@@ -28,9 +28,11 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn import get_config
+from sklearn.utils.extmath import row_norms
 from threadpoolctl import ThreadpoolController
 
 from ._gemm import KMEANS_BLOCK_ROWS
+from ._routing import largest_norm_of
 from ._tokens import CACHE_BYTES, CHUNK_BYTES, CentroidTokens, OneHotSlots
 
 
@@ -241,10 +243,13 @@ class Slots:
         Whether the caller reads the labels: soft slots, summed into the
         update attention's statistics as they are written, name no centroid
         unless asked (an argmax over every score).
+    router : TokenRouter, default=None
+        Sends around the attention the tokens whose slot is certain, on a
+        stream that carries their bounds from layer to layer.
 
     Attributes
     ----------
-    attention, centers, with_labels
+    attention, centers, with_labels, router
         The arguments given.
     labels, dissimilarities : held per point, or None
         The centroid each slot names (-1 where a gate zeroed it) and each
@@ -252,16 +257,17 @@ class Slots:
         (an array in memory, blocks on Dask); None until read.
     """
 
-    def __init__(self, attention, centers, with_labels=True):
+    def __init__(self, attention, centers, with_labels=True, router=None):
         self.attention = attention
         self.centers = centers
         self.with_labels = with_labels
+        self.router = router
         self.labels = None
         self.dissimilarities = None
 
     def gated(self, labels):
         """The same slots, with some zeroed: ``labels`` -1 there."""
-        slots = Slots(self.attention, self.centers, self.with_labels)
+        slots = Slots(self.attention, self.centers, self.with_labels, self.router)
         slots.labels, slots.dissimilarities = labels, self.dissimilarities
         return slots
 
@@ -281,6 +287,16 @@ class Reduction(NamedTuple):
     combine: Callable
     finish: Callable = None
     whole: Callable = None
+
+
+class RoutingBounds(NamedTuple):
+    """The two numbers a router adds to each point token, and what they
+    refer to: the centroids they were made against and the slot each names."""
+
+    centers: np.ndarray
+    labels: object
+    upper: object
+    lower: object
 
 
 class PointStream:
@@ -303,9 +319,19 @@ class PointStream:
     largest_norm : float or None
         A bound on the norm of every point token's data part, when known
         (the certified hardmax reads it instead of each chunk's values).
+    routes : bool
+        Whether the stream carries a router's bounds from layer to layer.
+    bounds : RoutingBounds or None
+        The bounds of the last assignment that went through a router.
+    routed : held per point, or None
+        Which tokens that assignment sent through the attention.
     """
 
     largest_norm = None
+    routes = False
+    bounds = None
+    routed = None
+    schedule = None
 
     # -- the sublayers, in the order a layer applies them
 
@@ -319,9 +345,10 @@ class PointStream:
         """The normalisation layer on the centroid stream alone."""
         return normalisation(centers)
 
-    def assign(self, attention, centers, with_labels=True):
-        """``y <- assign_attention(x ; c)``: the slots, run when first read."""
-        return Slots(attention, np.ascontiguousarray(centers), with_labels)
+    def assign(self, attention, centers, with_labels=True, router=None):
+        """``y <- assign_attention(x ; c)``: the slots, run when first read,
+        the tokens routed around the attention by ``router`` if any."""
+        return Slots(attention, np.ascontiguousarray(centers), with_labels, router)
 
     def gate(self, gate, slots):
         """``y <- gate(y)``."""
@@ -366,29 +393,24 @@ class PointStream:
         is written (:meth:`fuses`), or after it, from the labels; ``options``
         go to :meth:`map_reduce`.
         """
-        n_clusters = slots.centers.shape[0]
         if slots.labels is None and self.fuses(slots):
-            read = self._assigning(slots, slots.with_labels, update=update)
-            held = ()
-        else:
+            return self._assignment(slots, slots.with_labels, update=update, **options)
+        n_clusters = slots.centers.shape[0]
 
-            def read(points, labels):
-                chunk = points.chunk(slice(None))
-                one_hot = OneHotSlots(labels, n_clusters)
-                return (), update.partial(chunk, one_hot, points.sample_weight)
+        def read(points, labels):
+            chunk = points.chunk(slice(None))
+            one_hot = OneHotSlots(labels, n_clusters)
+            return (), update.partial(chunk, one_hot, points.sample_weight)
 
-            held = (self.labels(slots),)
-        outputs, statistics = self.map_reduce(
+        _, statistics = self.map_reduce(
             read,
-            *held,
-            n_outputs=0 if held else int(slots.with_labels),
+            self.labels(slots),
+            n_outputs=0,
             n_keys=n_clusters,
             accumulate=update.accumulated,
-            scores=not held,
+            scores=False,
             **options,
         )
-        if outputs:
-            (slots.labels,) = outputs
         return statistics
 
     def read_slots(self, attention, centers, read):
@@ -406,17 +428,26 @@ class PointStream:
         with_dissimilarities=False,
         update=None,
         read=None,
+        plan=None,
     ):
         """The work of the assignment attention on one chunk, and what is
-        read of the chunk while it is at hand."""
-        attention, centers = slots.attention, slots.centers
+        read of the chunk while it is at hand. With a routing ``plan``, the
+        chunk's tokens go through the router first (it reads their bounds,
+        held) and its bounds come out after the other outputs."""
+        attention, centers, router = slots.attention, slots.centers, slots.router
         key_bias = attention.key_bias(centers)
         largest_norm = self.largest_norm
         score = attention.score
+        n_clusters = len(centers)
 
-        def assign(points):
+        def assign(points, *bounds):
             chunk = points.chunk(slice(None))
-            written = attention(chunk, centers, key_bias, largest_norm)
+            routing = ()
+            if plan is None:
+                written = attention(chunk, centers, key_bias, largest_norm)
+            else:
+                labels, *routing = router(attention, plan, chunk, *bounds)
+                written = OneHotSlots(labels, n_clusters)
             outputs = []
             if with_labels or with_dissimilarities:
                 labels = written.labels.astype(np.int32, copy=False)
@@ -430,6 +461,7 @@ class PointStream:
                 )
             if read is not None:
                 outputs.append(read(written))
+            outputs.extend(routing)
             partial = None
             if update is not None:
                 partial = update.partial(chunk, written, points.sample_weight)
@@ -437,18 +469,74 @@ class PointStream:
 
         return assign
 
-    def _assignment(self, slots, with_labels=False, with_dissimilarities=False):
-        """Run the assignment attention of ``slots``; hold what was asked."""
-        outputs, _ = self.map_reduce(
-            self._assigning(slots, with_labels, with_dissimilarities),
-            n_outputs=with_labels + with_dissimilarities,
+    def _routing(self, slots):
+        """The router's plan for ``slots`` and the bounds it reads; None
+        when nothing routes."""
+        if slots.router is None or not self.routes:
+            return None, ()
+        if self.schedule is None:
+            self.schedule = slots.router.schedule()
+        key_bias = slots.attention.key_bias(slots.centers)
+        bounds = self.bounds
+        plan = self.schedule.plan(
+            slots.centers,
+            key_bias,
+            self.routing_norm,
+            chunk_n_rows(self.points, len(slots.centers)),
+            None if bounds is None else bounds.centers,
+        )
+        if plan is None:
+            return None, ()
+        if plan.fresh:
+            return plan, (self.squared_norms,)
+        return plan, (self.squared_norms, bounds.labels, bounds.upper, bounds.lower)
+
+    def routed_fraction(self):
+        """The fraction of the tokens the last routed assignment sent
+        through the attention (1.0 when it routed none around it)."""
+        if self.routed is None:
+            return 1.0
+        return float(np.count_nonzero(self.routed)) / max(self.n_tokens, 1)
+
+    def _assignment(
+        self,
+        slots,
+        with_labels=False,
+        with_dissimilarities=False,
+        update=None,
+        **options,
+    ):
+        """Run the assignment attention of ``slots``, through its router if
+        any; hold what was asked. With ``update``, its sums are read in the
+        same pass and returned."""
+        plan, bounds = self._routing(slots)
+        with_labels = with_labels or plan is not None
+        if plan is not None and not plan.fresh:
+            # Few tokens of a chunk are scored: longer chunks, fewer steps.
+            options["chunk_factor"] = slots.router.chunk_batches
+        outputs, reduced = self.map_reduce(
+            self._assigning(
+                slots, with_labels, with_dissimilarities, update=update, plan=plan
+            ),
+            *bounds,
+            n_outputs=with_labels + with_dissimilarities + 3 * (plan is not None),
             n_keys=len(slots.centers),
+            accumulate=None if update is None else update.accumulated,
+            **options,
         )
         outputs = list(outputs)
         if with_labels:
             slots.labels = outputs.pop(0)
         if with_dissimilarities:
             slots.dissimilarities = outputs.pop(0)
+        if plan is not None:
+            upper, lower, self.routed = outputs
+            self.bounds = None
+            if self.schedule.measured(plan, self.routed_fraction()):
+                self.bounds = RoutingBounds(slots.centers, slots.labels, upper, lower)
+        elif slots.router is not None:
+            self.routed = None
+        return reduced
 
 
 class InMemoryStream(PointStream):
@@ -468,9 +556,13 @@ class InMemoryStream(PointStream):
         The arguments given.
     """
 
+    routes = True
+
     def __init__(self, points, threads=True):
         self.points = points
         self.threads = threads
+        self._routing_norm = None
+        self._squared_norms = None
 
     @property
     def n_tokens(self):
@@ -483,6 +575,22 @@ class InMemoryStream(PointStream):
     @property
     def largest_norm(self):
         return self.points.largest_norm
+
+    @property
+    def squared_norms(self):
+        """The squared norm of every point token, in float64, read once."""
+        if self._squared_norms is None:
+            data = self.points.chunk(slice(None))
+            self._squared_norms = row_norms(data, squared=True).astype(np.float64)
+        return self._squared_norms
+
+    @property
+    def routing_norm(self):
+        """The largest norm of the point tokens, read once, for a router."""
+        if self._routing_norm is None:
+            largest = float(np.max(self.squared_norms, initial=0.0))
+            self._routing_norm = largest_norm_of(largest, self.points)
+        return self._routing_norm
 
     def fuses(self, slots):
         """Whether the update attention reads the slots while they are written.
@@ -497,7 +605,16 @@ class InMemoryStream(PointStream):
             and len(slots.centers) >= self.points.entries_per_token
         )
 
-    def map_reduce(self, read, *held, n_outputs, n_keys, accumulate=None, scores=True):
+    def map_reduce(
+        self,
+        read,
+        *held,
+        n_outputs,
+        n_keys,
+        accumulate=None,
+        scores=True,
+        chunk_factor=1,
+    ):
         """``read(points, *values)`` of every chunk, in chunk order.
 
         Parameters
@@ -518,6 +635,9 @@ class InMemoryStream(PointStream):
         scores : bool, default=True
             Whether ``read`` scores the chunk against the centroids (chunks
             of :func:`chunk_n_rows`) or reads labels (:func:`label_chunk_n_rows`).
+        chunk_factor : int, default=1
+            Chunks of this many times those rows, for a ``read`` that scores
+            a few of them at a time.
 
         Returns
         -------
@@ -527,7 +647,7 @@ class InMemoryStream(PointStream):
         """
         points = self.points
         if scores:
-            rows_per_chunk = chunk_n_rows(points, n_keys)
+            rows_per_chunk = chunk_n_rows(points, n_keys) * chunk_factor
         else:
             rows_per_chunk = label_chunk_n_rows(points)
 
@@ -631,7 +751,8 @@ class LiteralStream:
         tokens = normalisation.literal(self._centroid_tokens(centers), self.n_features)
         return tokens[:, : self.n_features]
 
-    def assign(self, attention, centers, with_labels=True):
+    def assign(self, attention, centers, with_labels=True, router=None):
+        """Every token through the attention: the literal pass routes none."""
         self.point_tokens, self._attention["assign_attention"] = attention.literal(
             self.point_tokens, self._centroid_tokens(centers), self.n_features
         )

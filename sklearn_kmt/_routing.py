@@ -1,0 +1,508 @@
+"""The token router: point tokens whose slot is certain skip the assignment attention.
+
+In a transformer a router may send a token around a block that cannot change
+it (as in Mixture-of-Depths). For the assignment attention of k-means this
+can be certified. Each point token carries two more numbers: an upper bound
+``u_i`` on its distance to the centroid its slot names, and a lower bound
+``l_i`` on its distance to every other centroid (Hamerly, 2010). When the
+centroid stream's residual moves the centroids, the triangle inequality moves
+the bounds by how far the centroids moved: ``u_i`` grows by the move of its
+own centroid, ``l_i`` shrinks by the largest move of the others. A token
+whose bounds keep apart, ``l_i > u_i``, is nearer its centroid than any
+other: it takes the residual path and keeps its slot. The others go through
+the attention.
+
+The router decides what the attention would have written, so the layer is the
+same layer, with the same labels: it routes a token around only when the
+bounds leave a margin larger than any rounding of the scores, KMeans' own
+included, and whenever the attention's scores of a routed token leave its
+best key near a tie, the token's block of ``KMEANS_BLOCK_ROWS`` rows is
+scored again as KMeans scores it (see :mod:`sklearn_kmt._gemm`).
+"""
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from sklearn.utils.extmath import row_norms
+
+from ._gemm import KMEANS_BLOCK_ROWS
+
+# Bounds are held in float64 whatever the data type, and rounded outwards:
+# an upper bound up, a lower bound down, by a few units in the last place.
+_UP = 1.0 + 4.0 * np.finfo(np.float64).eps
+_DOWN = 1.0 - 4.0 * np.finfo(np.float64).eps
+
+
+@lru_cache
+def _gamma(dtype, n_terms):
+    """``n u / (1 - n u)``, the relative error bound of a sum of ``n_terms``
+    products in ``dtype`` (``u`` its unit roundoff), in any order."""
+    terms = n_terms * float(np.finfo(dtype).eps) / 2
+    return terms / (1 - terms)
+
+
+@dataclass(frozen=True)
+class RoutingPlan:
+    """What the router reads of the centroid stream, once a layer.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features)
+        The keys of this layer.
+    key_bias : ndarray of shape (n_clusters,)
+    own_drift : ndarray of shape (n_clusters,) or None
+        How far each centroid moved since the bounds were made (rounded up);
+        None when no bounds exist yet: every token is routed through.
+    near_drift : ndarray of shape (n_clusters,) or None
+        For a token of centroid ``j``, the largest move among the
+        ``n_near`` centroids nearest ``c_j``.
+    others_drift : ndarray of shape (n_clusters,) or None
+        For a token of centroid ``j``, the largest move of any other.
+    far_gap : ndarray of shape (n_clusters,) or None
+        The distance from ``c_j`` to the nearest of the other centroids
+        (rounded down; infinite when there are none): a token within ``u``
+        of ``c_j`` is at least ``far_gap - u`` from each of them.
+    half_gap : ndarray of shape (n_clusters,) or None
+        Half the distance from each centroid to its nearest other one
+        (rounded down): a token nearer its centroid than that keeps it.
+    batch_rows : int
+        The most tokens scored together (a whole number of KMeans' blocks).
+    distance_error : float
+        A bound on the rounding error of a squared distance computed from a
+        score and the squared norm of the point.
+    score_margin : float
+        The difference of squared distances above which every rounding of
+        the scores, KMeans' included, names the same nearest centroid.
+    """
+
+    centers: np.ndarray
+    key_bias: np.ndarray
+    own_drift: np.ndarray | None
+    near_drift: np.ndarray | None
+    others_drift: np.ndarray | None
+    far_gap: np.ndarray | None
+    half_gap: np.ndarray | None
+    batch_rows: int
+    distance_error: float
+    score_margin: float
+
+    @property
+    def fresh(self):
+        """Whether no bounds exist yet: every token goes through."""
+        return self.own_drift is None
+
+
+@dataclass(frozen=True)
+class TokenRouter:
+    """Routes around the assignment attention the point tokens whose slot is
+    certain; the others go through it.
+
+    The router of the squared Euclidean hardmax: each point token carries an
+    upper bound on its distance to the centroid it is assigned to and a lower
+    bound on its distance to any other (see the module docstring). Bounds
+    are made wherever a token goes through the attention, from its best and
+    second best scores, and moved after each layer by how far the centroids
+    moved.
+
+    Parameters
+    ----------
+    min_undecided_to_gather : float, default=0.5
+        When at least this fraction of a chunk's tokens is undecided, the
+        whole chunk goes through the attention (its bounds renewed), which
+        costs less than gathering the undecided rows.
+
+    See Also
+    --------
+    AssignAttention : The sublayer it routes tokens around.
+
+    Notes
+    -----
+    A token of centroid ``a`` keeps its slot when ``l > u`` and
+    ``l^2 - u^2`` exceeds ``score_margin`` (the squared distances then
+    differ by more than any rounding), where ``l`` is the larger of its
+    lower bound and ``2 h_a - u``, ``h_a`` half the distance from ``c_a`` to
+    its nearest other centroid. A token that fails is first tightened: its
+    distance to its own centroid is computed (one product), and the test is
+    repeated; only tokens that still fail are scored against every centroid.
+    The literal pass routes nothing: every token goes through every layer,
+    which is how the tests show that routing changes no label.
+
+    References
+    ----------
+    G. Hamerly, "Making k-means even faster", SIAM International Conference
+    on Data Mining, 2010.
+    """
+
+    min_undecided_to_gather: float = 0.5
+    settled_move: float = 0.1
+    most_routed: float = 0.5
+    chunk_batches: int = 8
+
+    def parameters(self, n_features, n_clusters):
+        """No weights: the router compares two numbers each token carries."""
+        return {}
+
+    def schedule(self):
+        """The state of a run's routing: which layers route (see
+        :class:`RoutingSchedule`)."""
+        return RoutingSchedule(self)
+
+    def plan(self, centers, key_bias, largest_norm, batch_rows, previous_centers=None):
+        """What the router reads of this layer's centroids.
+
+        Parameters
+        ----------
+        centers : ndarray of shape (n_clusters, n_features)
+        key_bias : ndarray of shape (n_clusters,)
+            The assignment attention's bias, ``-||c_j||^2 / 2``.
+        largest_norm : float
+            An upper bound on the norm of every point token.
+        batch_rows : int
+            The most tokens scored together.
+        previous_centers : ndarray of shape (n_clusters, n_features), default=None
+            The centroids the tokens' bounds were made against; None when
+            they have none.
+
+        Returns
+        -------
+        plan : RoutingPlan
+        """
+        n_clusters, n_features = centers.shape
+        wide = centers.astype(np.float64, copy=False)
+        largest_center = float(np.sqrt(np.max(row_norms(wide, squared=True))))
+        largest_center *= 1 + _gamma(np.dtype(np.float64), n_features + 2)
+        gamma = _gamma(centers.dtype, n_features + 2)
+        # |x|^2 - 2 (x.c + b) rounds within gamma of the sum of the
+        # magnitudes of its terms, at most 3 (|x| + |c|)^2; the bias too.
+        reach = (largest_norm + largest_center) ** 2
+        distance_error = 3.5 * gamma * reach
+        # KMeans' ||c||^2 - 2 x.c is within gamma (|c|^2 + 2 |x| |c|) of the
+        # exact value, for each of the two centroids compared.
+        kmeans_error = gamma * (largest_center**2 + 2 * largest_norm * largest_center)
+        score_margin = 4.5 * kmeans_error
+        if previous_centers is None:
+            return RoutingPlan(
+                centers,
+                key_bias,
+                *[None] * 5,
+                batch_rows,
+                distance_error,
+                score_margin,
+            )
+        moves = wide - previous_centers.astype(np.float64, copy=False)
+        drift = np.sqrt(row_norms(moves, squared=True)) * _UP
+        drift *= 1 + _gamma(np.dtype(np.float64), n_features + 2)
+        drift += np.finfo(np.float64).tiny
+        gaps = centroid_gaps(wide, largest_center)
+        # Each centroid's others, nearest first: the first n_near are its
+        # near ones, the rest far.
+        n_near = min(n_clusters - 1, max(1, round(math.sqrt(n_clusters))))
+        order = np.argsort(gaps, axis=1)[:, :-1]
+        near_drift = np.max(drift[order[:, :n_near]], axis=1, initial=0.0)
+        # The largest move among all the others: the largest, or for the
+        # centroid that moved most, the second largest.
+        most = np.argmax(drift)
+        others_drift = np.full(n_clusters, drift[most])
+        others_drift[most] = np.max(np.delete(drift, most), initial=0.0)
+        far_gap = np.full(n_clusters, np.inf)
+        if n_near < n_clusters - 1:
+            far_gap = np.take_along_axis(gaps, order[:, n_near : n_near + 1], 1)[:, 0]
+        return RoutingPlan(
+            centers,
+            key_bias,
+            drift,
+            near_drift,
+            others_drift,
+            far_gap,
+            0.5 * np.min(gaps, axis=1) * _DOWN,
+            batch_rows,
+            distance_error,
+            score_margin,
+        )
+
+    def __call__(
+        self,
+        attention,
+        plan,
+        points,
+        squared_norms,
+        labels=None,
+        upper=None,
+        lower=None,
+    ):
+        """Route a chunk of point tokens.
+
+        Parameters
+        ----------
+        attention : AssignAttention
+            The attention the undecided tokens go through.
+        plan : RoutingPlan
+        points : {ndarray, csr_matrix} of shape (m, n_features)
+            The chunk's data part; a whole number of KMeans' blocks from the
+            start of one.
+        squared_norms : ndarray of shape (m,)
+            The squared norm of each point, in float64.
+        labels, upper, lower : ndarray of shape (m,), default=None
+            The tokens' slots and bounds from the last layer (None for a
+            fresh plan).
+
+        Returns
+        -------
+        labels : ndarray of shape (m,) of int32
+            The slots the attention would write.
+        upper, lower : ndarray of shape (m,) of float64
+            The bounds against this layer's centroids.
+        routed : ndarray of shape (m,) of bool
+            Which tokens went through the attention.
+        """
+        n_points = points.shape[0]
+        if plan.fresh:
+            written = self._scored(
+                attention, plan, points, points, squared_norms, np.arange(n_points)
+            )
+            return (*written, np.ones(n_points, dtype=bool))
+        upper = (upper + plan.own_drift[labels]) * _UP
+        # From the near centroids, the bound moved by their largest move;
+        # from the far ones, the triangle through this token's centroid.
+        near = lower - plan.near_drift[labels]
+        far_gap = plan.far_gap[labels]
+        double_half_gap = 2 * plan.half_gap[labels]
+        any_other = lower - plan.others_drift[labels]
+        lower = self._lower_bound(near, far_gap, double_half_gap, any_other, upper)
+        rows = np.flatnonzero(~self._apart(lower, upper, plan))
+        if rows.size >= self.min_undecided_to_gather * n_points:
+            # Cheaper through the attention whole than gathered; the bounds
+            # of a token that keeps its slot stay valid, the others' are void.
+            batches = range(0, n_points, plan.batch_rows)
+            written = np.concatenate(
+                [
+                    attention(
+                        points[start : start + plan.batch_rows],
+                        plan.centers,
+                        plan.key_bias,
+                    ).labels
+                    for start in batches
+                ]
+            )
+            moved = written != labels
+            upper[moved], lower[moved] = np.inf, 0.0
+            return written, upper, lower, np.ones(n_points, dtype=bool)
+        routed = np.zeros(n_points, dtype=bool)
+        if rows.size == 0:
+            return labels, upper, lower, routed
+        # Tighten: the distance to the own centroid, one product a token.
+        queries = points[rows]
+        own = labels[rows]
+        own_scores = _row_products(queries, plan.centers[own]) + plan.key_bias[own]
+        upper[rows] = self._upper(squared_norms[rows], own_scores, plan)
+        lower[rows] = self._lower_bound(
+            near[rows],
+            far_gap[rows],
+            double_half_gap[rows],
+            any_other[rows],
+            upper[rows],
+        )
+        uncertain = ~self._apart(lower[rows], upper[rows], plan)
+        rows = rows[uncertain]
+        if rows.size == 0:
+            return labels, upper, lower, routed
+        labels = labels.copy()
+        routed[rows] = True
+        written = self._scored(
+            attention, plan, points, queries[uncertain], squared_norms[rows], rows
+        )
+        labels[rows], upper[rows], lower[rows] = written
+        return labels, upper, lower, routed
+
+    @staticmethod
+    def _lower_bound(near, far_gap, double_half_gap, any_other, upper):
+        """The lower bound of a token within ``upper`` of its centroid: the
+        largest of three, each valid for every other centroid: ``near`` for
+        the near centroids and ``far_gap - upper`` for the far ones; ``2 h -
+        upper``; ``any_other`` (the last bound less the largest move of the
+        others). Rounded down."""
+        bound = np.minimum(near, far_gap - upper)
+        np.maximum(bound, double_half_gap - upper, out=bound)
+        np.maximum(bound, any_other, out=bound)
+        bound *= _DOWN
+        return bound
+
+    @staticmethod
+    def _apart(lower, upper, plan):
+        """Which tokens keep their slot whatever the rounding: their bounds
+        leave the squared distances apart by more than ``score_margin``."""
+        gap = (lower - upper) * (lower + upper)
+        return (lower > upper) & (gap * _DOWN > plan.score_margin)
+
+    @staticmethod
+    def _upper(squared_norms, scores, plan):
+        distances = squared_norms - 2 * scores.astype(np.float64) + plan.distance_error
+        return np.sqrt(np.maximum(distances, 0.0)) * _UP
+
+    @staticmethod
+    def _lower(squared_norms, scores, plan):
+        distances = squared_norms - 2 * scores.astype(np.float64) - plan.distance_error
+        return np.sqrt(np.maximum(distances, 0.0)) * _DOWN
+
+    def _scored(self, attention, plan, points, queries, squared_norms, rows):
+        """Slots and bounds of the tokens ``rows`` of the chunk (their data
+        ``queries``), through the attention, ``plan.batch_rows`` at a time."""
+        batches = [
+            self._scored_batch(
+                attention,
+                plan,
+                points,
+                queries[start : start + plan.batch_rows],
+                squared_norms[start : start + plan.batch_rows],
+                rows[start : start + plan.batch_rows],
+            )
+            for start in range(0, max(len(rows), 1), plan.batch_rows)
+        ]
+        if len(batches) == 1:
+            return batches[0]
+        return tuple(np.concatenate(parts) for parts in zip(*batches, strict=True))
+
+    def _scored_batch(self, attention, plan, points, queries, squared_norms, rows):
+        """:meth:`_scored` of one batch.
+
+        The best key of a token is taken from scores rounded in any order,
+        with the bounds from its best and second best scores; a token whose
+        second best score is within ``score_margin`` of its best is near a
+        tie, which the rounding may decide: its KMeans block of the chunk is
+        scored again as KMeans scores it, and its lower bound is 0.
+        """
+        centers, key_bias = plan.centers, plan.key_bias
+        if queries.shape[0] < KMEANS_BLOCK_ROWS and not hasattr(queries, "multiply"):
+            # Any rounding serves; a few rows take NumPy's product, whose
+            # call costs less than the one rounded as KMeans'.
+            scores = queries @ centers.T
+            scores += key_bias
+        else:
+            scores = attention.scores(queries, centers, key_bias)
+        n_queries = scores.shape[0]
+        labels = np.argmax(scores, axis=1)
+        everyone = np.arange(n_queries)
+        best = scores[everyone, labels]
+        upper = self._upper(squared_norms, best, plan)
+        if scores.shape[1] < 2:
+            return labels.astype(np.int32), upper, np.full(n_queries, np.inf)
+        scores[everyone, labels] = -np.inf
+        second = np.max(scores, axis=1)
+        lower = self._lower(squared_norms, second, plan)
+        near = np.flatnonzero(
+            (best.astype(np.float64) - second) * 2 <= plan.score_margin
+        )
+        if near.size:
+            exact = self._kmeans_labels(attention, plan, points, rows[near])
+            moved = exact != labels[near]
+            # A near tie that KMeans' rounding decides the other way: the
+            # score of its label is still in the matrix.
+            scores_of_exact = scores[near[moved], exact[moved]]
+            upper[near[moved]] = self._upper(
+                squared_norms[near[moved]], scores_of_exact, plan
+            )
+            labels[near] = exact
+            lower[near] = 0.0
+        return labels.astype(np.int32), upper, lower
+
+    @staticmethod
+    def _kmeans_labels(attention, plan, points, rows):
+        """The slots KMeans writes for the tokens ``rows`` of the chunk: their
+        blocks of ``KMEANS_BLOCK_ROWS`` rows scored as KMeans scores them."""
+        labels = np.empty(rows.size, dtype=np.intp)
+        blocks = rows // KMEANS_BLOCK_ROWS
+        for block in np.unique(blocks).tolist():
+            start = block * KMEANS_BLOCK_ROWS
+            block_rows = slice(start, start + KMEANS_BLOCK_ROWS)
+            written = attention(points[block_rows], plan.centers, plan.key_bias)
+            mine = blocks == block
+            labels[mine] = written.labels[rows[mine] - start]
+        return labels
+
+
+def centroid_gaps(centers, largest_center):
+    """Distances between centroids, rounded down, infinite on the diagonal.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (n_clusters, n_features) of float64
+    largest_center : float
+        An upper bound on the norm of every centroid.
+    """
+    n_features = centers.shape[1]
+    squared_norms = row_norms(centers, squared=True)
+    gaps = squared_norms[:, None] + squared_norms[None, :]
+    gaps -= 2 * (centers @ centers.T)
+    gaps -= 3.5 * _gamma(np.dtype(np.float64), n_features + 2) * (4 * largest_center**2)
+    gaps = np.sqrt(np.maximum(gaps, 0.0)) * _DOWN
+    np.fill_diagonal(gaps, np.inf)
+    return gaps
+
+
+class RoutingSchedule:
+    """Which layers of a run route their tokens, by what routing saves.
+
+    Bounds cost a second best score of every token that goes through the
+    attention, and pay only once the centroids move little between layers:
+    in the first layers of a run every token may change its slot. So the
+    layers run unrouted until the largest move of a centroid is below
+    ``router.settled_move`` times the median half gap between centroids;
+    then one layer makes every token's bounds, and the layers after it
+    route. A routed layer that still sends more than ``router.most_routed``
+    of the tokens through the attention saved nothing: its bounds are
+    dropped and the layers run unrouted until the centroids move half as
+    much as before.
+
+    Parameters
+    ----------
+    router : TokenRouter
+    """
+
+    def __init__(self, router):
+        self.router = router
+        self.settled_move = router.settled_move
+        self.last_centers = None
+
+    def plan(self, centers, key_bias, largest_norm, batch_rows, bounds_centers):
+        """The plan of this layer's assignment, or None: every token through
+        the attention, the bounds (made against ``bounds_centers``, None if
+        there are none) left as they are."""
+        last, self.last_centers = self.last_centers, centers
+        if bounds_centers is not None:
+            return self.router.plan(
+                centers, key_bias, largest_norm, batch_rows, bounds_centers
+            )
+        if last is None or not self._settled(last, centers):
+            return None
+        return self.router.plan(centers, key_bias, largest_norm, batch_rows)
+
+    def _settled(self, last, centers):
+        if len(centers) < 2:
+            return False
+        moves = np.sqrt(row_norms(centers - last, squared=True))
+        gaps = centroid_gaps(centers.astype(np.float64, copy=False), 0.0)
+        return np.max(moves) < self.settled_move * np.median(np.min(gaps, axis=1)) / 2
+
+    def measured(self, plan, routed_fraction):
+        """Whether to keep the bounds after a layer that routed this fraction
+        of the tokens through the attention."""
+        if plan.fresh or routed_fraction <= self.router.most_routed:
+            return True
+        self.settled_move /= 2
+        return False
+
+
+def _row_products(queries, keys):
+    """``queries[i] . keys[i]`` for each row, dense or CSR queries."""
+    if hasattr(queries, "multiply"):
+        return np.asarray(queries.multiply(keys).sum(axis=1)).ravel()
+    return np.einsum("ij,ij->i", queries, keys)
+
+
+def largest_norm_of(largest_squared_norm, points):
+    """An upper bound on the Euclidean norm of every row of ``points``, from
+    the largest of their squared norms as computed."""
+    error = _gamma(points.dtype, points.n_features + 1)
+    return math.sqrt(largest_squared_norm * (1 + error)) * _UP
