@@ -438,7 +438,7 @@ class LayerRecord:
 
     Parameters
     ----------
-    centers, labels, objective, attention
+    centers, labels, objective, attention, n_through_attention
         Stored as the attributes of the same names.
 
     Attributes
@@ -453,6 +453,10 @@ class LayerRecord:
         The attention maps of the layer by sublayer name (literal pass only):
         ``"assign_attention"`` of shape (n_samples, n_clusters) and
         ``"update_attention"`` of shape (n_clusters, n_samples).
+    n_through_attention : int or None
+        How many point tokens went through the assignment attention; the
+        others were routed around it by the layer's router (their slots
+        certain). None when not recorded.
 
     See Also
     --------
@@ -477,11 +481,12 @@ class LayerRecord:
     1.0
     """
 
-    def __init__(self, centers, labels, objective, attention):
+    def __init__(self, centers, labels, objective, attention, n_through_attention=None):
         self.centers = centers
         self.labels = labels
         self.objective = objective
         self.attention = attention
+        self.n_through_attention = n_through_attention
 
     def __repr__(self):
         return f"LayerRecord(objective={self.objective:.6g})"
@@ -805,7 +810,15 @@ scale_exponent, random_state
                     print(f"Iteration {layer}, {name} {value}.")
                 if return_trace:
                     objective = block.objective(points, new_centers, labels)
-                    trace.append(LayerRecord(new_centers, labels, objective, attention))
+                    trace.append(
+                        LayerRecord(
+                            new_centers,
+                            labels,
+                            objective,
+                            attention,
+                            layer_pass.stream.n_through_attention(),
+                        )
+                    )
                 shift = float(np.sum((new_centers - centers) ** 2))
                 centers = new_centers
                 if converges_strictly and layer_pass.unchanged(labels, previous_labels):

@@ -29,6 +29,15 @@ from sklearn.utils.extmath import row_norms
 
 from ._gemm import KMEANS_BLOCK_ROWS
 
+# The cost model of TokenRouter.worth_routing, in multiply-adds: a score
+# costs as much as this many more beyond its product (as in
+# sklearn_kmt._streams.SCORE_COST), moving and testing a token's bounds this
+# many, and a token through a routed attention twice an unrouted one and
+# this many over the number of centroids.
+SCORE_COST = 3
+BOOKKEEPING_COST = 400
+ROUTED_KEY_COST = 200
+
 # Bounds are held in float64 whatever the data type, and rounded outwards:
 # an upper bound up, a lower bound down, by a few units in the last place.
 _UP = 1.0 + 4.0 * np.finfo(np.float64).eps
@@ -136,18 +145,34 @@ class TokenRouter:
     """
 
     min_undecided_to_gather: float = 0.5
-    settled_move: float = 0.1
-    most_routed: float = 0.5
+    most_undecided: float | None = None
+    most_routed: float | None = None
     chunk_batches: int = 8
+
+    def worth_routing(self, n_features, n_clusters):
+        """The largest fraction of the tokens through the attention at which
+        a routed layer costs less than an unrouted one.
+
+        A cost model in multiply-adds per token: an unrouted token's scores
+        cost ``n_clusters * (n_features + 1 + SCORE_COST)``; routing costs
+        every token about ``BOOKKEEPING_COST`` (moving and testing its
+        bounds), and a token sent through a routed attention about
+        ``2 + ROUTED_KEY_COST / n_clusters`` times an unrouted one (it is
+        gathered, tightened, and its second best score read). The constants
+        are measured (see the performance page of the documentation).
+        """
+        scores = n_clusters * (n_features + 1 + SCORE_COST)
+        routed = 2 + ROUTED_KEY_COST / n_clusters
+        return max(0.0, (1 - BOOKKEEPING_COST / scores) / routed)
 
     def parameters(self, n_features, n_clusters):
         """No weights: the router compares two numbers each token carries."""
         return {}
 
-    def schedule(self):
+    def schedule(self, sample):
         """The state of a run's routing: which layers route (see
-        :class:`RoutingSchedule`)."""
-        return RoutingSchedule(self)
+        :class:`RoutingSchedule`), decided on ``sample``."""
+        return RoutingSchedule(self, sample)
 
     def plan(self, centers, key_bias, largest_norm, batch_rows, previous_centers=None):
         """What the router reads of this layer's centroids.
@@ -263,15 +288,8 @@ class TokenRouter:
                 attention, plan, points, points, squared_norms, np.arange(n_points)
             )
             return (*written, np.ones(n_points, dtype=bool))
-        upper = (upper + plan.own_drift[labels]) * _UP
-        # From the near centroids, the bound moved by their largest move;
-        # from the far ones, the triangle through this token's centroid.
-        near = lower - plan.near_drift[labels]
-        far_gap = plan.far_gap[labels]
-        double_half_gap = 2 * plan.half_gap[labels]
-        any_other = lower - plan.others_drift[labels]
-        lower = self._lower_bound(near, far_gap, double_half_gap, any_other, upper)
-        rows = np.flatnonzero(~self._apart(lower, upper, plan))
+        upper, lower, terms, rows = self.undecided(plan, labels, upper, lower)
+        near, far_gap, double_half_gap, any_other = terms
         if rows.size >= self.min_undecided_to_gather * n_points:
             # Cheaper through the attention whole than gathered; the bounds
             # of a token that keeps its slot stay valid, the others' are void.
@@ -316,6 +334,33 @@ class TokenRouter:
         labels[rows], upper[rows], lower[rows] = written
         return labels, upper, lower, routed
 
+    def undecided(self, plan, labels, upper, lower):
+        """The router's test: the bounds moved by the centroids' moves, and
+        the tokens whose slot they leave undecided.
+
+        Returns
+        -------
+        upper, lower : ndarray of shape (m,)
+            The moved bounds.
+        terms : tuple of ndarray
+            What the lower bound was made of, to make it again for a
+            tighter upper bound (see :meth:`_lower_bound`).
+        rows : ndarray of int
+            The undecided tokens.
+        """
+        upper = (upper + plan.own_drift[labels]) * _UP
+        # From the near centroids, the bound moved by their largest move;
+        # from the far ones, the triangle through this token's centroid.
+        terms = (
+            lower - plan.near_drift[labels],
+            plan.far_gap[labels],
+            2 * plan.half_gap[labels],
+            lower - plan.others_drift[labels],
+        )
+        lower = self._lower_bound(*terms, upper)
+        rows = np.flatnonzero(~self._apart(lower, upper, plan))
+        return upper, lower, terms, rows
+
     @staticmethod
     def _lower_bound(near, far_gap, double_half_gap, any_other, upper):
         """The lower bound of a token within ``upper`` of its centroid: the
@@ -323,9 +368,12 @@ class TokenRouter:
         the near centroids and ``far_gap - upper`` for the far ones; ``2 h -
         upper``; ``any_other`` (the last bound less the largest move of the
         others). Rounded down."""
-        bound = np.minimum(near, far_gap - upper)
-        np.maximum(bound, double_half_gap - upper, out=bound)
-        np.maximum(bound, any_other, out=bound)
+        # fmin and fmax skip the NaN of an infinite gap less an infinite
+        # bound (no far centroids, a void bound): no constraint.
+        with np.errstate(invalid="ignore"):
+            bound = np.fmin(near, far_gap - upper)
+            np.fmax(bound, double_half_gap - upper, out=bound)
+        np.fmax(bound, any_other, out=bound)
         bound *= _DOWN
         return bound
 
@@ -333,7 +381,8 @@ class TokenRouter:
     def _apart(lower, upper, plan):
         """Which tokens keep their slot whatever the rounding: their bounds
         leave the squared distances apart by more than ``score_margin``."""
-        gap = (lower - upper) * (lower + upper)
+        with np.errstate(invalid="ignore"):
+            gap = (lower - upper) * (lower + upper)
         return (lower > upper) & (gap * _DOWN > plan.score_margin)
 
     @staticmethod
@@ -442,56 +491,73 @@ def centroid_gaps(centers, largest_center):
 
 
 class RoutingSchedule:
-    """Which layers of a run route their tokens, by what routing saves.
+    """Which layers of a run route their tokens, by what routing would save.
 
     Bounds cost a second best score of every token that goes through the
     attention, and pay only once the centroids move little between layers:
-    in the first layers of a run every token may change its slot. So the
-    layers run unrouted until the largest move of a centroid is below
-    ``router.settled_move`` times the median half gap between centroids;
-    then one layer makes every token's bounds, and the layers after it
-    route. A routed layer that still sends more than ``router.most_routed``
-    of the tokens through the attention saved nothing: its bounds are
-    dropped and the layers run unrouted until the centroids move half as
-    much as before.
+    in the first layers of a run, or on data without cluster structure, most
+    tokens may change their slot. So the layers run unrouted while a sample
+    of the tokens says routing would not pay: after each layer the sample's
+    bounds are made against the centroids the layer started from and moved
+    by how far the layer moved them, and the router's test is applied. Once
+    at most ``router.most_undecided`` of the sample is undecided, one layer
+    makes every token's bounds and the layers after it route. A routed layer
+    that still sends more than ``router.most_routed`` of the tokens through
+    the attention saved nothing: its bounds are dropped, and the sample
+    decides again.
 
     Parameters
     ----------
     router : TokenRouter
+    sample : tuple of (points, squared_norms)
+        The data part of a few tokens and their squared norms.
     """
 
-    def __init__(self, router):
+    def __init__(self, router, sample):
         self.router = router
-        self.settled_move = router.settled_move
+        self.sample = sample
         self.last_centers = None
 
-    def plan(self, centers, key_bias, largest_norm, batch_rows, bounds_centers):
+    def plan(self, attention, centers, key_bias, largest_norm, batch_rows, bounds):
         """The plan of this layer's assignment, or None: every token through
-        the attention, the bounds (made against ``bounds_centers``, None if
-        there are none) left as they are."""
+        the attention, the bounds (made against ``bounds``, the centroids of
+        some earlier layer, or None) left as they are."""
         last, self.last_centers = self.last_centers, centers
-        if bounds_centers is not None:
-            return self.router.plan(
-                centers, key_bias, largest_norm, batch_rows, bounds_centers
-            )
-        if last is None or not self._settled(last, centers):
+        router = self.router
+        if bounds is not None:
+            return router.plan(centers, key_bias, largest_norm, batch_rows, bounds)
+        if last is None or not self._would_pay(attention, last, centers, largest_norm):
             return None
-        return self.router.plan(centers, key_bias, largest_norm, batch_rows)
+        return router.plan(centers, key_bias, largest_norm, batch_rows)
 
-    def _settled(self, last, centers):
-        if len(centers) < 2:
+    def _would_pay(self, attention, last, centers, largest_norm):
+        """Whether bounds made against ``last`` would leave at most
+        ``most_undecided`` of the sample undecided against ``centers``."""
+        router = self.router
+        most_undecided = router.most_undecided
+        if most_undecided is None:
+            most_undecided = router.worth_routing(*centers.shape[::-1])
+        if most_undecided >= 1:
+            return True
+        if most_undecided <= 0:
             return False
-        moves = np.sqrt(row_norms(centers - last, squared=True))
-        gaps = centroid_gaps(centers.astype(np.float64, copy=False), 0.0)
-        return np.max(moves) < self.settled_move * np.median(np.min(gaps, axis=1)) / 2
+        points, squared_norms = self.sample
+        n_points = points.shape[0]
+        fresh = router.plan(last, attention.key_bias(last), largest_norm, n_points)
+        labels, upper, lower, _ = router(attention, fresh, points, squared_norms)
+        plan = router.plan(
+            centers, attention.key_bias(centers), largest_norm, n_points, last
+        )
+        undecided = router.undecided(plan, labels, upper, lower)[-1]
+        return undecided.size <= most_undecided * n_points
 
     def measured(self, plan, routed_fraction):
         """Whether to keep the bounds after a layer that routed this fraction
         of the tokens through the attention."""
-        if plan.fresh or routed_fraction <= self.router.most_routed:
-            return True
-        self.settled_move /= 2
-        return False
+        most_routed = self.router.most_routed
+        if most_routed is None:
+            most_routed = self.router.worth_routing(*plan.centers.shape[::-1])
+        return plan.fresh or routed_fraction <= most_routed
 
 
 def _row_products(queries, keys):

@@ -436,6 +436,22 @@ class PointStream:
         held) and its bounds come out after the other outputs."""
         attention, centers, router = slots.attention, slots.centers, slots.router
         key_bias = attention.key_bias(centers)
+
+        def update_partial(chunk, written, sample_weight):
+            if plan is None or plan.fresh:
+                return update.partial(chunk, written, sample_weight)
+            # A plain chunk at a time, however long the chunks of a routed
+            # pass: the same sums, added in the same order, as unrouted.
+            step = plan.batch_rows
+            return [
+                update.partial(
+                    chunk[start : start + step],
+                    OneHotSlots(written.labels[start : start + step], n_clusters),
+                    sample_weight[start : start + step],
+                )
+                for start in range(0, chunk.shape[0], step)
+            ]
+
         largest_norm = self.largest_norm
         score = attention.score
         n_clusters = len(centers)
@@ -464,7 +480,7 @@ class PointStream:
             outputs.extend(routing)
             partial = None
             if update is not None:
-                partial = update.partial(chunk, written, points.sample_weight)
+                partial = update_partial(chunk, written, points.sample_weight)
             return tuple(outputs), partial
 
         return assign
@@ -475,10 +491,11 @@ class PointStream:
         if slots.router is None or not self.routes:
             return None, ()
         if self.schedule is None:
-            self.schedule = slots.router.schedule()
+            self.schedule = slots.router.schedule(self.routing_sample())
         key_bias = slots.attention.key_bias(slots.centers)
         bounds = self.bounds
         plan = self.schedule.plan(
+            slots.attention,
             slots.centers,
             key_bias,
             self.routing_norm,
@@ -491,12 +508,16 @@ class PointStream:
             return plan, (self.squared_norms,)
         return plan, (self.squared_norms, bounds.labels, bounds.upper, bounds.lower)
 
-    def routed_fraction(self):
-        """The fraction of the tokens the last routed assignment sent
-        through the attention (1.0 when it routed none around it)."""
+    def n_through_attention(self):
+        """How many tokens the last assignment sent through the attention."""
         if self.routed is None:
-            return 1.0
-        return float(np.count_nonzero(self.routed)) / max(self.n_tokens, 1)
+            return self.n_tokens
+        return int(np.count_nonzero(self.routed))
+
+    def routed_fraction(self):
+        """The fraction of the tokens the last assignment sent through the
+        attention."""
+        return self.n_through_attention() / max(self.n_tokens, 1)
 
     def _assignment(
         self,
@@ -521,7 +542,7 @@ class PointStream:
             *bounds,
             n_outputs=with_labels + with_dissimilarities + 3 * (plan is not None),
             n_keys=len(slots.centers),
-            accumulate=None if update is None else update.accumulated,
+            accumulate=None if update is None else _adding_each(update.accumulated),
             **options,
         )
         outputs = list(outputs)
@@ -537,6 +558,10 @@ class PointStream:
         elif slots.router is not None:
             self.routed = None
         return reduced
+
+
+# The tokens a router's schedule tries routing on, to decide whether it pays.
+ROUTING_SAMPLE = 2048
 
 
 class InMemoryStream(PointStream):
@@ -575,6 +600,13 @@ class InMemoryStream(PointStream):
     @property
     def largest_norm(self):
         return self.points.largest_norm
+
+    def routing_sample(self):
+        """Every so many point tokens, evenly spread: the data part of at
+        most ``ROUTING_SAMPLE`` tokens, and their squared norms."""
+        step = max(1, -(-self.n_tokens // ROUTING_SAMPLE))
+        rows = slice(0, self.n_tokens, step)
+        return self.points.chunk(rows), self.squared_norms[rows]
 
     @property
     def squared_norms(self):
@@ -694,6 +726,21 @@ class InMemoryStream(PointStream):
         return self.points, self.labels(slots)
 
 
+def _adding_each(accumulated):
+    """``accumulated`` for partial results some of which come as lists of
+    parts, added in order."""
+
+    def accumulate(into, *partials):
+        parts = [
+            part
+            for partial in partials
+            for part in (partial if isinstance(partial, list) else [partial])
+        ]
+        return accumulated(into, *parts)
+
+    return accumulate
+
+
 def same_partition(labels, other_labels):
     """Whether two labelings are the same partition up to renaming the clusters."""
     pairs = np.unique(np.stack([labels, other_labels]), axis=1)
@@ -750,6 +797,10 @@ class LiteralStream:
     def normalised_centers(self, normalisation, centers):
         tokens = normalisation.literal(self._centroid_tokens(centers), self.n_features)
         return tokens[:, : self.n_features]
+
+    def n_through_attention(self):
+        """Every token: the literal pass routes none around the attention."""
+        return self.points.n_tokens
 
     def assign(self, attention, centers, with_labels=True, router=None):
         """Every token through the attention: the literal pass routes none."""

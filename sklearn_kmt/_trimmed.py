@@ -3,11 +3,12 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseTransformerKMeans
 from ._components import TrimmingGate
 from ._network import kmeans_block
+from ._routing import TokenRouter
 
 
 class TransformerTrimmedKMeans(BaseTransformerKMeans):
@@ -56,6 +57,12 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
 
     copy_x : bool, default=True
         Whether the centring of dense data may be done on a copy (see
+        :class:`TransformerKMeans`).
+
+    algorithm : {"auto", "lloyd"}, default="auto"
+        ``"auto"`` routes around the assignment attention the point tokens
+        whose bounds certify their slot, ``"lloyd"`` sends every token
+        through every layer; the result is the same (see
         :class:`TransformerKMeans`).
 
     Attributes
@@ -148,6 +155,7 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
     _parameter_constraints: dict = {
         **BaseTransformerKMeans._parameter_constraints,
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
+        "algorithm": [StrOptions({"auto", "lloyd"})],
     }
 
     # A single seeding ends in a poor local optimum too often (two centroids
@@ -166,6 +174,7 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
         verbose=0,
         random_state=None,
         copy_x=True,
+        algorithm="auto",
     ):
         super().__init__(
             n_clusters,
@@ -178,9 +187,11 @@ class TransformerTrimmedKMeans(BaseTransformerKMeans):
             copy_x=copy_x,
         )
         self.trim_fraction = trim_fraction
+        self.algorithm = algorithm
 
     def _make_block(self):
-        return kmeans_block(gate=TrimmingGate(self.trim_fraction))
+        router = None if self.algorithm == "lloyd" else TokenRouter()
+        return kmeans_block(gate=TrimmingGate(self.trim_fraction), router=router)
 
     def _predict(self, points, centers, exponent=0):
         block = self.network_.block
