@@ -7,7 +7,11 @@ gives the median fit time of each, the ratio of the medians (ours / theirs)
 with the spread of the per-repeat ratios, and the peak memory of each as
 traced by Python's allocator in one more fit (NumPy arrays included; memory
 that compiled code allocates itself is not seen). Times are taken without
-tracing, which slows every NumPy allocation. Then the cost of one layer of each
+tracing, which slows every NumPy allocation. Then whole fits with token
+routing (``algorithm="auto"``, the default) and without (``"lloyd"``) against
+KMeans' Lloyd and Elkan algorithms (and faiss where installed), on isotropic
+noise and on clustered data, with the percentage of the tokens that went
+through the assignment attention in each layer; the cost of one layer of each
 variant relative to TransformerKMeans, and spherical k-means on a sparse
 TF-IDF-like matrix.
 
@@ -47,6 +51,9 @@ GRID = [
     (20_000, 784, 10),
 ]
 QUICK_GRID = [(2_000, 2, 8), (1_000, 20, 16)]
+# Whole fits with and without routing, on noise and on clusters.
+ROUTING_GRID = [(100_000, 50, 100), (200_000, 100, 256), (1_000_000, 16, 64)]
+QUICK_ROUTING_GRID = [(24_000, 32, 64)]
 
 
 def timed_fit(estimator, X):
@@ -88,6 +95,72 @@ def compare(n_samples, n_features, n_clusters, dtype, n_layers, repeats, seed=0)
         "ratio_high": ratios.max(),
         "peak_ours": traced_fit(TransformerKMeans(**params), X),
         "peak_theirs": traced_fit(KMeans(algorithm="lloyd", **params), X),
+    }
+
+
+def routing_data(kind, n_samples, n_features, n_clusters, seed=0):
+    """Isotropic Gaussian noise, or as many Gaussian clusters as centroids."""
+    rng = np.random.RandomState(seed)
+    if kind == "noise":
+        return rng.standard_normal((n_samples, n_features))
+    means = rng.uniform(-10, 10, size=(n_clusters, n_features))
+    members = rng.randint(n_clusters, size=n_samples)
+    return means[members] + 2.0 * rng.standard_normal((n_samples, n_features))
+
+
+def faiss_fit(X, n_clusters, init, n_layers):
+    """Seconds of faiss' k-means from the same init, or None without faiss."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    kmeans = faiss.Kmeans(X.shape[1], n_clusters, niter=n_layers, seed=0)
+    start = time.perf_counter()
+    kmeans.train(np.ascontiguousarray(X, dtype=np.float32), init_centroids=init)
+    return time.perf_counter() - start
+
+
+def routed_fits(kind, n_samples, n_features, n_clusters, n_layers, repeats):
+    """Median seconds of whole fits: ours routed and unrouted, KMeans' Lloyd
+    and Elkan, from the same init (``tol=0``, ``n_layers``) or, with
+    ``n_layers`` None, default fits (``tol=1e-4``, k-means++ from the same
+    ``random_state``); and the share of tokens through the attention per
+    layer of the routed fit."""
+    X = routing_data(kind, n_samples, n_features, n_clusters)
+    if n_layers is None:
+        params = dict(n_clusters=n_clusters, n_init=1, random_state=0)
+    else:
+        init = X[np.random.RandomState(1).choice(n_samples, n_clusters, False)]
+        params = dict(
+            n_clusters=n_clusters, init=init, n_init=1, max_iter=n_layers, tol=0
+        )
+    makers = {
+        "routed": lambda: TransformerKMeans(**params),
+        "lloyd": lambda: TransformerKMeans(algorithm="lloyd", **params),
+        "kmeans": lambda: KMeans(algorithm="lloyd", **params),
+        "elkan": lambda: KMeans(algorithm="elkan", **params),
+    }
+    fitted = {name: make().fit(X) for name, make in makers.items()}  # untimed
+    times = {name: [] for name in makers}
+    for _ in range(repeats):
+        for name, make in makers.items():
+            times[name].append(timed_fit(make(), X))
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    ratios = np.array(times["routed"]) / np.array(times["kmeans"])
+    routed = fitted["routed"]
+    trace = routed.network_.forward(
+        X, routed.init_centers_, routed.n_iter_, return_trace=True, literal=False
+    ).trace
+    through = [100 * record.n_through_attention / n_samples for record in trace]
+    if n_layers is not None:
+        medians["faiss"] = faiss_fit(X, n_clusters, params["init"], n_layers)
+    return {
+        **medians,
+        "ratio": medians["routed"] / medians["kmeans"],
+        "spread": f"{ratios.min():.2f}-{ratios.max():.2f}",
+        "same_labels": bool(np.array_equal(routed.labels_, fitted["kmeans"].labels_)),
+        "n_iter": routed.n_iter_,
+        "through": through,
     }
 
 
@@ -217,6 +290,49 @@ def main(argv=None):
                 ]
             )
 
+    routing_grid = QUICK_ROUTING_GRID if args.quick else ROUTING_GRID
+    routing_layers = 3 if args.quick else 30
+    print(
+        "\nwhole fits (float64), routed (algorithm='auto') and unrouted "
+        "('lloyd') against KMeans' lloyd and elkan; 'through': % of the tokens "
+        "through the assignment attention, layer by layer"
+    )
+    routing_header = (
+        f"{'data':>6} {'n':>9} {'d':>4} {'k':>4} {'fit':>9} {'routed':>7} "
+        f"{'lloyd':>7} {'KMeans':>7} {'elkan':>7} {'faiss':>7} {'ratio':>6} "
+        f"{'spread':>10} {'labels':>6}  through"
+    )
+    print(routing_header)
+    print("-" * len(routing_header))
+    routing_rows = []
+    for kind in ("noise", "blobs"):
+        for size in routing_grid:
+            for layers in (routing_layers, None):
+                row = routed_fits(kind, *size, layers, repeats)
+                fit = f"{layers} layers" if layers else "default"
+                faiss = "-" if row.get("faiss") is None else f"{row['faiss']:.3f}"
+                through = " ".join(f"{share:.0f}" for share in row["through"])
+                cells = [
+                    kind,
+                    *map(str, size),
+                    fit,
+                    f"{row['routed']:.3f}",
+                    f"{row['lloyd']:.3f}",
+                    f"{row['kmeans']:.3f}",
+                    f"{row['elkan']:.3f}",
+                    faiss,
+                    f"{row['ratio']:.2f}",
+                    row["spread"],
+                    "same" if row["same_labels"] else "differ",
+                ]
+                widths = [6, 9, 4, 4, 9, 7, 7, 7, 7, 7, 6, 10, 6]
+                print(
+                    " ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+                    + f"  {through}",
+                    flush=True,
+                )
+                routing_rows.append([*cells, through])
+
     print("\nper-layer cost of each variant relative to TransformerKMeans (float64)")
     names = {
         "soft": "TransformerSoftKMeans",
@@ -271,6 +387,31 @@ def main(argv=None):
                     "peak sklearn (MiB)",
                 ],
                 comparisons,
+            ),
+            "",
+            "Whole fits (float64) with token routing (``algorithm='auto'``) and"
+            " without (``'lloyd'``), seconds; ratio: routed / KMeans' Lloyd;"
+            " through: % of the tokens through the assignment attention, layer"
+            " by layer:",
+            "",
+            rst_table(
+                [
+                    "data",
+                    "n",
+                    "d",
+                    "k",
+                    "fit",
+                    "routed",
+                    "lloyd",
+                    "KMeans",
+                    "elkan",
+                    "faiss",
+                    "ratio",
+                    "spread",
+                    "labels",
+                    "through",
+                ],
+                routing_rows,
             ),
             "",
             "Cost of one layer of each variant relative to ``TransformerKMeans``"

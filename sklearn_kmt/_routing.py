@@ -36,6 +36,7 @@ from ._gemm import KMEANS_BLOCK_ROWS
 # this many over the number of centroids.
 SCORE_COST = 3
 BOOKKEEPING_COST = 400
+MIN_ROUTED_TOKENS = 20_000
 ROUTED_KEY_COST = 200
 
 # Bounds are held in float64 whatever the data type, and rounded outwards:
@@ -149,9 +150,11 @@ class TokenRouter:
     most_routed: float | None = None
     chunk_batches: int = 8
 
-    def worth_routing(self, n_features, n_clusters):
+    def worth_routing(self, n_tokens, n_features, n_clusters):
         """The largest fraction of the tokens through the attention at which
-        a routed layer costs less than an unrouted one.
+        a routed layer costs less than an unrouted one; 0 for fewer than
+        ``MIN_ROUTED_TOKENS`` tokens, whose layers cost less than the
+        router's own work on the centroids and its sample.
 
         A cost model in multiply-adds per token: an unrouted token's scores
         cost ``n_clusters * (n_features + 1 + SCORE_COST)``; routing costs
@@ -161,6 +164,8 @@ class TokenRouter:
         gathered, tightened, and its second best score read). The constants
         are measured (see the performance page of the documentation).
         """
+        if n_tokens < MIN_ROUTED_TOKENS:
+            return 0.0
         scores = n_clusters * (n_features + 1 + SCORE_COST)
         routed = 2 + ROUTED_KEY_COST / n_clusters
         return max(0.0, (1 - BOOKKEEPING_COST / scores) / routed)
@@ -169,10 +174,10 @@ class TokenRouter:
         """No weights: the router compares two numbers each token carries."""
         return {}
 
-    def schedule(self, sample):
-        """The state of a run's routing: which layers route (see
-        :class:`RoutingSchedule`), decided on ``sample``."""
-        return RoutingSchedule(self, sample)
+    def schedule(self, sample, n_tokens):
+        """The state of a run's routing over ``n_tokens`` tokens: which
+        layers route (see :class:`RoutingSchedule`), decided on ``sample``."""
+        return RoutingSchedule(self, sample, n_tokens)
 
     def plan(self, centers, key_bias, largest_norm, batch_rows, previous_centers=None):
         """What the router reads of this layer's centroids.
@@ -504,19 +509,26 @@ class RoutingSchedule:
     makes every token's bounds and the layers after it route. A routed layer
     that still sends more than ``router.most_routed`` of the tokens through
     the attention saved nothing: its bounds are dropped, and the sample
-    decides again.
+    decides again after one unrouted layer, after two the next time, four
+    the time after, so that a run whose centroids never settle makes bounds
+    a few times only.
 
     Parameters
     ----------
     router : TokenRouter
     sample : tuple of (points, squared_norms)
         The data part of a few tokens and their squared norms.
+    n_tokens : int
+        The number of tokens in the stream.
     """
 
-    def __init__(self, router, sample):
+    def __init__(self, router, sample, n_tokens):
         self.router = router
         self.sample = sample
+        self.n_tokens = n_tokens
         self.last_centers = None
+        self.wait = 0
+        self.next_wait = 1
 
     def plan(self, attention, centers, key_bias, largest_norm, batch_rows, bounds):
         """The plan of this layer's assignment, or None: every token through
@@ -526,6 +538,9 @@ class RoutingSchedule:
         router = self.router
         if bounds is not None:
             return router.plan(centers, key_bias, largest_norm, batch_rows, bounds)
+        if self.wait:
+            self.wait -= 1
+            return None
         if last is None or not self._would_pay(attention, last, centers, largest_norm):
             return None
         return router.plan(centers, key_bias, largest_norm, batch_rows)
@@ -536,7 +551,7 @@ class RoutingSchedule:
         router = self.router
         most_undecided = router.most_undecided
         if most_undecided is None:
-            most_undecided = router.worth_routing(*centers.shape[::-1])
+            most_undecided = router.worth_routing(self.n_tokens, *centers.shape[::-1])
         if most_undecided >= 1:
             return True
         if most_undecided <= 0:
@@ -556,8 +571,13 @@ class RoutingSchedule:
         of the tokens through the attention."""
         most_routed = self.router.most_routed
         if most_routed is None:
-            most_routed = self.router.worth_routing(*plan.centers.shape[::-1])
-        return plan.fresh or routed_fraction <= most_routed
+            most_routed = self.router.worth_routing(
+                self.n_tokens, *plan.centers.shape[::-1]
+            )
+        if plan.fresh or routed_fraction <= most_routed:
+            return True
+        self.wait, self.next_wait = self.next_wait, 2 * self.next_wait
+        return False
 
 
 def _row_products(queries, keys):

@@ -491,7 +491,7 @@ class PointStream:
         if slots.router is None or not self.routes:
             return None, ()
         if self.schedule is None:
-            self.schedule = slots.router.schedule(self.routing_sample())
+            self.schedule = slots.router.schedule(self.routing_sample(), self.n_tokens)
         key_bias = slots.attention.key_bias(slots.centers)
         bounds = self.bounds
         plan = self.schedule.plan(
@@ -560,8 +560,10 @@ class PointStream:
         return reduced
 
 
-# The tokens a router's schedule tries routing on, to decide whether it pays.
+# The tokens a router's schedule tries routing on, to decide whether it
+# pays: every ROUTING_SAMPLE_SHARE-th token, at most ROUTING_SAMPLE of them.
 ROUTING_SAMPLE = 2048
+ROUTING_SAMPLE_SHARE = 32
 
 
 class InMemoryStream(PointStream):
@@ -602,9 +604,10 @@ class InMemoryStream(PointStream):
         return self.points.largest_norm
 
     def routing_sample(self):
-        """Every so many point tokens, evenly spread: the data part of at
-        most ``ROUTING_SAMPLE`` tokens, and their squared norms."""
-        step = max(1, -(-self.n_tokens // ROUTING_SAMPLE))
+        """Every so many point tokens, evenly spread: the data part of a
+        ``ROUTING_SAMPLE_SHARE`` of the tokens, at most ``ROUTING_SAMPLE``,
+        and their squared norms."""
+        step = max(ROUTING_SAMPLE_SHARE, -(-self.n_tokens // ROUTING_SAMPLE))
         rows = slice(0, self.n_tokens, step)
         return self.points.chunk(rows), self.squared_norms[rows]
 

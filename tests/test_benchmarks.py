@@ -29,6 +29,16 @@ def test_compare_with_sklearn_quick(monkeypatch, capsys, tmp_path):
         assert 0 < low <= high
         # The printed times are rounded to the millisecond.
         assert low - 0.01 <= ratio <= high + 0.01
+    # Whole fits, routed and not, on noise and on clusters: the labels are
+    # KMeans', and the first layer sends every token through the attention.
+    routing = out.split("through the assignment attention, layer by layer")[1]
+    fits = [line.split() for line in routing.splitlines()[3:7]]
+    assert [row[0] for row in fits] == ["noise", "noise", "blobs", "blobs"]
+    for row in fits:
+        assert "differ" not in row
+        through = row[row.index("same") + 1 :]
+        assert float(through[0]) == 100.0
+        assert all(0.0 <= float(share) <= 100.0 for share in through)
     variants = out.split("relative to TransformerKMeans")[1].splitlines()[2:4]
     for line in variants:
         soft, spherical, trimmed = map(float, line.split()[3:])

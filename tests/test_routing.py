@@ -246,8 +246,13 @@ def test_algorithm_lloyd_has_no_router_and_auto_shows_it(estimator):
 
 def test_routing_is_worth_it_only_with_enough_work_per_token():
     router = TokenRouter()
-    assert router.worth_routing(n_features=2, n_clusters=8) == 0.0
-    assert 0.0 < router.worth_routing(16, 64) < router.worth_routing(100, 256) < 0.5
+    assert router.worth_routing(10**6, n_features=2, n_clusters=8) == 0.0
+    assert router.worth_routing(1000, n_features=100, n_clusters=256) == 0.0
+    cheap, costly = (
+        router.worth_routing(10**6, 16, 64),
+        router.worth_routing(10**6, 100, 256),
+    )
+    assert 0.0 < cheap < costly < 0.5
 
 
 def test_elkan_routes_as_auto():
