@@ -21,7 +21,7 @@ scored again as KMeans scores it (see :mod:`sklearn_kmt._gemm`).
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +37,7 @@ from ._gemm import KMEANS_BLOCK_ROWS
 SCORE_COST = 3
 BOOKKEEPING_COST = 400
 MIN_ROUTED_TOKENS = 20_000
+LONGEST_WAIT = 8
 ROUTED_KEY_COST = 200
 
 # Bounds are held in float64 whatever the data type, and rounded outwards:
@@ -104,7 +105,7 @@ class RoutingPlan:
         return self.own_drift is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TokenRouter:
     """Routes around the assignment attention the point tokens whose slot is
     certain; the others go through it.
@@ -173,6 +174,15 @@ class TokenRouter:
     def parameters(self, n_features, n_clusters):
         """No weights: the router compares two numbers each token carries."""
         return {}
+
+    def __repr__(self):
+        # Only what differs from the defaults, as scikit-learn prints.
+        changed = [
+            f"{field.name}={getattr(self, field.name)!r}"
+            for field in fields(self)
+            if getattr(self, field.name) != field.default
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     def schedule(self, sample, n_tokens):
         """The state of a run's routing over ``n_tokens`` tokens: which
@@ -511,7 +521,8 @@ class RoutingSchedule:
     the attention saved nothing: its bounds are dropped, and the sample
     decides again after one unrouted layer, after two the next time, four
     the time after, so that a run whose centroids never settle makes bounds
-    a few times only.
+    a few times only. The sample is asked again one layer after it says no,
+    then two, four, at most ``LONGEST_WAIT`` layers later.
 
     Parameters
     ----------
@@ -529,6 +540,7 @@ class RoutingSchedule:
         self.last_centers = None
         self.wait = 0
         self.next_wait = 1
+        self.next_ask = 1
 
     def plan(self, attention, centers, key_bias, largest_norm, batch_rows, bounds):
         """The plan of this layer's assignment, or None: every token through
@@ -541,7 +553,14 @@ class RoutingSchedule:
         if self.wait:
             self.wait -= 1
             return None
-        if last is None or not self._would_pay(attention, last, centers, largest_norm):
+        if last is None:
+            return None
+        if not self._would_pay(attention, last, centers, largest_norm):
+            # The sample costs a little every time it is asked: after a no,
+            # ask again after one layer, then two, ... at most every
+            # LONGEST_WAIT layers.
+            self.wait = self.next_ask
+            self.next_ask = min(2 * self.next_ask, LONGEST_WAIT)
             return None
         return router.plan(centers, key_bias, largest_norm, batch_rows)
 
