@@ -1149,6 +1149,8 @@ class ClusterStatistics:
         self.sums = np.zeros((n_clusters, n_features))
         self.weights = np.zeros(n_clusters)
         self.log_scale = np.full(n_clusters, -np.inf)
+        # Whether every scale is 1 (log 0) or nothing was added (-inf).
+        self._whole = True
 
     def add(self, sums, weights, shift):
         """Add a chunk's sums and weights, given relative to ``exp(shift)``.
@@ -1158,6 +1160,15 @@ class ClusterStatistics:
         before: a faint centroid's weights, far below 1, would otherwise
         underflow against the shift 0 of an empty chunk.
         """
+        if not np.any(shift) and self._whole:
+            # Whole weights (a hardmax's) onto sums at scale 1 or empty:
+            # the rescaling below multiplies by 1 or adds zeros, the same
+            # numbers as adding.
+            self.sums += sums
+            self.weights += weights
+            self.log_scale[weights > 0] = 0.0
+            return
+        self._whole = False
         shift = np.where(weights > 0, shift, -np.inf)
         log_scale = np.maximum(self.log_scale, shift)
         found = np.isfinite(log_scale)

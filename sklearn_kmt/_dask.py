@@ -200,6 +200,7 @@ class DaskStream(PointStream):
         n_keys,
         accumulate=None,
         scores=True,
+        chunk_factor=1,
         compared=False,
     ):
         """As :meth:`InMemoryStream.map_reduce`, each block a task; the
@@ -211,7 +212,11 @@ class DaskStream(PointStream):
         with the last layer's in the same computation, for :meth:`unchanged`.
         """
         options = dict(
-            n_outputs=n_outputs, n_keys=n_keys, accumulate=accumulate, scores=scores
+            n_outputs=n_outputs,
+            n_keys=n_keys,
+            accumulate=accumulate,
+            scores=scores,
+            chunk_factor=chunk_factor,
         )
         tasks = [
             delayed(_read_block, nout=2)(

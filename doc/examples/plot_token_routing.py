@@ -1,7 +1,7 @@
 """
-=====================================================
+===========================================================
 Token routing: fewer tokens through each layer, same labels
-=====================================================
+===========================================================
 
 In a transformer a router may send a token around a block that cannot change
 it. For k-means this can be certified: each point token carries an upper
