@@ -527,8 +527,9 @@ class RoutingSchedule:
     Parameters
     ----------
     router : TokenRouter
-    sample : tuple of (points, squared_norms)
-        The data part of a few tokens and their squared norms.
+    sample : callable
+        Returns the data part of a few tokens and their squared norms, read
+        when the schedule first needs them.
     n_tokens : int
         The number of tokens in the stream.
     """
@@ -564,6 +565,15 @@ class RoutingSchedule:
             return None
         return router.plan(centers, key_bias, largest_norm, batch_rows)
 
+    def may_pay(self, centers):
+        """Whether routing can pay at all for these centroids' shape: False
+        where the cost model says no share of undecided tokens would (the
+        stream then reads nothing for the router)."""
+        router = self.router
+        if router.most_undecided is not None or router.most_routed is not None:
+            return True
+        return router.worth_routing(self.n_tokens, *centers.shape[::-1]) > 0
+
     def _would_pay(self, attention, last, centers, largest_norm):
         """Whether bounds made against ``last`` would leave at most
         ``most_undecided`` of the sample undecided against ``centers``."""
@@ -575,6 +585,8 @@ class RoutingSchedule:
             return True
         if most_undecided <= 0:
             return False
+        if callable(self.sample):
+            self.sample = self.sample()
         points, squared_norms = self.sample
         n_points = points.shape[0]
         fresh = router.plan(last, attention.key_bias(last), largest_norm, n_points)
