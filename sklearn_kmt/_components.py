@@ -612,6 +612,30 @@ def query_key_products(points, keys, key_bias=None, key_major=False):
     return scores
 
 
+def squared_distances_by_products(points, keys):
+    """``||x_i - c_j||^2`` of every point and key, from their products and
+    squared norms, in float64, at least 0.
+
+    What :func:`sklearn.metrics.pairwise.euclidean_distances` computes
+    (squared), without its checks of the inputs: a sampling update calls
+    it on many small chunks of its own data in every layer.
+    """
+    points, keys = (
+        rows.astype(np.float64, copy=False)
+        if sp.issparse(rows)
+        else np.asarray(rows, dtype=np.float64)
+        for rows in (points, keys)
+    )
+    distances = safe_sparse_dot(points, keys.T, dense_output=True)
+    if sp.issparse(distances):
+        distances = distances.toarray()
+    distances *= -2.0
+    distances += row_norms(points, squared=True)[:, None]
+    distances += row_norms(keys, squared=True)
+    np.maximum(distances, 0.0, out=distances)
+    return distances
+
+
 def inverse_norms(rows):
     """``1 / ||r||`` for each row of a dense or CSR matrix; 0 for a zero row.
 
@@ -806,7 +830,7 @@ class SquaredEuclideanScore:
 
     def pairwise(self, points, centers):
         """The dissimilarity of every point to every center."""
-        return euclidean_distances(points, centers, squared=True)
+        return squared_distances_by_products(points, centers)
 
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``||x_i - c_{labels_i}||^2`` for every point token (chunked)."""
@@ -865,7 +889,7 @@ class EuclideanScore(SquaredEuclideanScore):
         )
 
     def pairwise(self, points, centers):
-        return euclidean_distances(points, centers)
+        return np.sqrt(squared_distances_by_products(points, centers))
 
 
 @dataclass(frozen=True)
