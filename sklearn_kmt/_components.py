@@ -626,10 +626,10 @@ def squared_distances_by_products(points, keys):
         else np.asarray(rows, dtype=np.float64)
         for rows in (points, keys)
     )
-    distances = safe_sparse_dot(points, keys.T, dense_output=True)
+    # -2 x . c, the factor exact on the keys.
+    distances = safe_sparse_dot(points, -2.0 * keys.T, dense_output=True)
     if sp.issparse(distances):
         distances = distances.toarray()
-    distances *= -2.0
     distances += row_norms(points, squared=True)[:, None]
     distances += row_norms(keys, squared=True)
     np.maximum(distances, 0.0, out=distances)
@@ -889,7 +889,8 @@ class EuclideanScore(SquaredEuclideanScore):
         )
 
     def pairwise(self, points, centers):
-        return np.sqrt(squared_distances_by_products(points, centers))
+        distances = squared_distances_by_products(points, centers)
+        return np.sqrt(distances, out=distances)
 
 
 @dataclass(frozen=True)
@@ -1495,7 +1496,7 @@ class MedoidSamplingAttention:
                 size=sample_weight.shape[0]
             )
         # The members cluster by cluster, each cluster's in increasing index.
-        by_cluster = members[np.argsort(labels[members], kind="stable")]
+        by_cluster = members[np.argsort(_small_labels(labels[members]), kind="stable")]
         current, drawn = self._candidates(labels, by_cluster, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
@@ -1657,6 +1658,14 @@ class MedoidSamplingAttention:
 
 
 _COORDINATES = SquaredEuclideanScore()
+
+
+def _small_labels(labels):
+    """``labels`` in the smallest integer type that holds them: NumPy's
+    stable sort of 16-bit integers is a radix sort, linear in their number."""
+    if labels.size and labels.max() < np.iinfo(np.int16).max:
+        return labels.astype(np.int16)
+    return labels
 
 
 def _rank_in_group(groups):
