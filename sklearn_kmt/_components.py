@@ -44,7 +44,7 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._gemm import biased_products, first_best_keys
-from ._streams import Reduction, chunk_n_rows
+from ._streams import MIN_THREADED_PRODUCT, Reduction, chunk_n_rows, stream
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -1557,7 +1557,7 @@ class MedoidSamplingAttention:
         candidate_bounds = np.searchsorted(
             candidate_cluster[candidate_order], np.arange(n_clusters + 1)
         )
-        costs = np.zeros(candidates.shape[0])
+        tasks = []
         for cluster in np.flatnonzero(np.diff(candidate_bounds)).tolist():
             own = candidate_order[
                 candidate_bounds[cluster] : candidate_bounds[cluster + 1]
@@ -1569,8 +1569,23 @@ class MedoidSamplingAttention:
             rows_per_chunk = max(1, CHUNK_BYTES // (8 * own.size))
             for start in range(0, cluster_members.size, rows_per_chunk):
                 rows = cluster_members[start : start + rows_per_chunk]
-                dissimilarities = score.pairwise(points.chunk(rows), own_points)
-                costs[own] += points.sample_weight[rows] @ dissimilarities
+                tasks.append((own, own_points, rows))
+
+        def cost(task):
+            _, own_points, rows = task
+            dissimilarities = score.pairwise(points.chunk(rows), own_points)
+            return points.sample_weight[rows] @ dissimilarities
+
+        # Worker threads, as a layer's chunks, when a chunk has the work;
+        # added in task order whatever the threads.
+        work = sum(own.size * rows.size for own, _, rows in tasks)
+        work *= points.entries_per_token
+        threads = work >= MIN_THREADED_PRODUCT * max(len(tasks), 1)
+        costs = np.zeros(candidates.shape[0])
+        for (own, _, _), task_costs in zip(
+            tasks, stream(cost, tasks, threads), strict=True
+        ):
+            costs[own] += task_costs
         return costs
 
     def literal(
