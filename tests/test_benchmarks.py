@@ -52,15 +52,25 @@ def test_compare_with_sklearn_quick(monkeypatch, capsys, tmp_path):
 
 
 def test_kmedoids_scale_quick(monkeypatch, capsys):
-    out = run(
-        "kmedoids_scale.py",
-        ["--sizes", "300", "600", "--n-init", "1", "--n-candidates", "4"],
-        monkeypatch,
-        capsys,
-    )
+    argv = ["--pam-sizes", "200", "--seeds", "2", "--sizes", "300", "600"]
+    argv += ["--n-init", "1", "--n-candidates", "4"]
+    out = run("kmedoids_scale.py", argv, monkeypatch, capsys)
+    # Against FasterPAM: two seeds, positive times, objectives near PAM's.
+    pam = out.split("against FasterPAM")[1].split("against KMeans")[0]
+    pam_rows = [line.split() for line in pam.splitlines() if line[:9].strip() == "200"]
+    assert [int(row[1]) for row in pam_rows] == [0, 1]
+    for row in pam_rows:
+        # Times of milliseconds print rounded: their ratio is from the
+        # unrounded times.
+        ours, theirs, ratio, objective = map(float, row[2:6])
+        assert ours > 0 and theirs > 0 and ratio > 0
+        assert 0.9 < objective < 1.5
+    # Against KMeans: one row per size, times and their ratio.
     rows = [line.split() for line in out.splitlines() if line.endswith("GiB")]
     assert [int(row[0]) for row in rows] == [300, 600]
-    assert all(float(row[1]) > 0 for row in rows)
+    for row in rows:
+        ours, theirs, ratio = map(float, row[1:4])
+        assert ours > 0 and theirs > 0 and ratio > 0
 
 
 def test_dask_compare_quick(monkeypatch, capsys):
