@@ -147,9 +147,8 @@ def main(argv=None):
                 seed,
             )
             if row["pam"] is None:
-                print(
-                    f"{n_samples:>9} {seed:>5} {row['ours']:>9.3f}  (kmedoids not installed)"
-                )
+                missing = "(kmedoids not installed)"
+                print(f"{n_samples:>9} {seed:>5} {row['ours']:>9.3f}  {missing}")
                 continue
             objective_ratios.append(row["objective_ratio"])
             print(
