@@ -65,9 +65,12 @@ ESTIMATOR_PLUMBING = {
 
 
 def skip_estimator_plumbing(app, what, name, obj, skip, options):
+    """Skip the plumbing; for any other member, no opinion (None), so that
+    autodoc and autosummary apply their own rules: a handler that answers
+    False forces a member in, private and special ones included."""
     if name in ESTIMATOR_PLUMBING:
         return True
-    return skip
+    return None
 
 
 def setup(app):
