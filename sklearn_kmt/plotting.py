@@ -163,7 +163,11 @@ def plot_attention(record, which="assign_attention", ax=None, sort_by=None):
         weights = np.take(weights, np.argsort(sort_by, kind="stable"), point_axis)
 
     ax = _axes(ax)
-    image = ax.imshow(weights, aspect="auto", cmap="viridis", vmin=0.0)
+    # Each weight as it is, at any size: smoothing would draw a hard 0/1
+    # map with gradients where many points share a row of pixels.
+    image = ax.imshow(
+        weights, aspect="auto", cmap="viridis", vmin=0.0, interpolation="nearest"
+    )
     ax.figure.colorbar(image, ax=ax, label="attention weight")
     point_label = "point" + (", sorted by cluster" if sort_by is not None else "")
     if point_axis == 0:

@@ -63,6 +63,23 @@ def test_plot_attention_shows_the_map(fitted, which):
     assert len(ax.figure.axes) == 2
 
 
+def test_plot_attention_draws_a_hard_map_with_two_colours_at_any_size():
+    # Many more points than rows of pixels: every pixel drawn is the colour
+    # of 0 or of 1, none of a weight in between.
+    X, _ = make_blobs(n_samples=600, centers=4, cluster_std=2.0, random_state=0)
+    kmeans, trace = traced(TransformerKMeans(n_clusters=4, random_state=0), X)
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=40)
+    plot_attention(trace[0], ax=ax, sort_by=kmeans.labels_)
+    fig.canvas.draw()
+    (image,) = ax.images
+    pixels, *_ = image.make_image(fig.canvas.get_renderer(), unsampled=False)
+    assert pixels.shape[0] < 600  # drawn smaller than the map
+    colours = np.unique(pixels[..., :3].reshape(-1, 3), axis=0)
+    ends = (np.array([image.cmap(0.0)[:3], image.cmap(1.0)[:3]]) * 255).round()
+    assert len(colours) == 2
+    assert np.abs(np.sort(colours, axis=0) - np.sort(ends, axis=0)).max() <= 1
+
+
 def test_plot_attention_sorted_points_form_blocks(fitted):
     kmeans, trace = fitted
     record = trace[-1]

@@ -83,10 +83,6 @@ for column, layer in enumerate([0, len(trace) - 1]):
         trace[layer], "update_attention", ax=axes[1, column], sort_by=kmeans.labels_
     )
     axes[0, column].set_title(f"layer {layer + 1}: assignment attention")
-    # Many points share few rows of pixels: show each weight as it is,
-    # without smoothing.
-    for ax in axes[:, column]:
-        ax.images[0].set_interpolation("nearest")
     axes[1, column].set_title(f"layer {layer + 1}: update attention")
 fig.tight_layout()
 
@@ -116,7 +112,6 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 plot_attention(soft_trace[-1], "assign_attention", ax=axes[0], sort_by=soft.labels_)
 plot_attention(soft_trace[-1], "update_attention", ax=axes[1], sort_by=soft.labels_)
 for ax, which in zip(axes, ["assignment", "update"], strict=True):
-    ax.images[0].set_interpolation("nearest")
     ax.set_title(f"soft k-means, last layer: {which} attention")
 fig.tight_layout()
 plt.show()
