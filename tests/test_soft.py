@@ -4,6 +4,7 @@ The reference for every numerical result is a plain numpy soft k-means
 (MacKay's, with the package's stopping rule) written below.
 """
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -346,6 +348,9 @@ def test_extreme_beta_and_data_scale_are_numerically_safe(container, beta, data_
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        # At beta 1e-12 in unit data the centroids merge into the mean,
+        # which the fit reports; nothing else may warn.
+        warnings.filterwarnings("ignore", "At beta=.* have merged")
         soft = TransformerSoftKMeans(3, beta=beta, random_state=0).fit(X)
         proba = soft.predict_proba(X)
         distances = soft.transform(X)
@@ -549,3 +554,35 @@ def test_verbose_prints_a_free_energy_that_never_increases(capsys):
     assert all(line.startswith("Iteration ") for line in lines if "energy" in line)
     assert np.all(np.diff(energies) <= 1e-9 * np.abs(energies[1:]))
     assert energies[-1] < energies[0]
+
+
+def _standardized_iris():
+    from sklearn.datasets import load_iris
+
+    return StandardScaler().fit_transform(load_iris().data)
+
+
+@pytest.mark.parametrize("beta", [0.01, 0.1])
+def test_merged_centroids_warn_and_share_every_sample(beta):
+    X = _standardized_iris()
+    with pytest.warns(ConvergenceWarning, match="have merged") as record:
+        soft = TransformerSoftKMeans(3, beta=beta, random_state=0).fit(X)
+    assert record[0].filename == __file__  # points at the caller of fit
+    # What the warning says, read off the responsibilities: the named
+    # centroids share every training sample within 0.1%.
+    pair = re.search(r"centroids (\d+) and (\d+)", str(record[0].message))
+    i, j = map(int, pair.groups())
+    responsibilities = soft.predict_proba(X)
+    ratio = responsibilities[:, i] / responsibilities[:, j]
+    assert np.all(np.abs(np.log(ratio)) < 1e-3)
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])
+def test_distinct_centroids_do_not_warn_at_any_data_scale(scale):
+    # beta is in inverse squared data units: the same clustering at 100
+    # times the data needs beta 10,000 times smaller, and does not warn.
+    X = _standardized_iris() * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        soft = TransformerSoftKMeans(3, beta=1.0 / scale**2, random_state=0).fit(X)
+    assert np.unique(soft.labels_).size == 3
