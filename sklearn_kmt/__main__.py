@@ -9,10 +9,10 @@ for a usage error or unreadable data.
 """
 
 import argparse
-import csv
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +117,10 @@ def compare(
         ``n_samples``, ``n_features``, ``n_clusters``, ``repeats``;
         ``labels_identical`` (bool) and ``n_labels_differing`` (int);
         ``max_center_difference``, the largest absolute difference between the
-        two ``cluster_centers_``; ``inertia``, ``n_iter`` and ``fit_time``
+        two ``cluster_centers_``, and ``empty_clusters_differ``, whether they
+        differ only at clusters left with no sample; ``warnings``, each
+        distinct warning of the fits once, prefixed by the estimator that
+        gave it; ``inertia``, ``n_iter`` and ``fit_time``
         (median seconds), each a dict keyed by ``"TransformerKMeans"`` and
         ``"KMeans"``; ``time_ratio``, TransformerKMeans' fit time over KMeans'.
 
@@ -144,13 +147,20 @@ def compare(
     }
     fitted = {}
     times = {name: [] for name in ESTIMATORS}
-    for _ in range(repeats):
-        for name in ESTIMATORS:
-            estimator = makers[name]()
-            start = time.perf_counter()
-            estimator.fit(X)
-            times[name].append(time.perf_counter() - start)
-            fitted[name] = estimator
+    # Every repeat warns alike: each distinct warning is kept once.
+    caught = {}
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        for _ in range(repeats):
+            for name in ESTIMATORS:
+                estimator = makers[name]()
+                start = time.perf_counter()
+                estimator.fit(X)
+                times[name].append(time.perf_counter() - start)
+                fitted[name] = estimator
+                for record in records:
+                    caught.setdefault((record.category, str(record.message)), name)
+                records.clear()
 
     ours, theirs = fitted["TransformerKMeans"], fitted["KMeans"]
     fit_time = {name: statistics.median(times[name]) for name in ESTIMATORS}
@@ -169,11 +179,22 @@ def compare(
         "max_center_difference": float(
             np.max(np.abs(ours.cluster_centers_ - theirs.cluster_centers_))
         ),
+        "empty_clusters_differ": _only_empty_clusters_differ(ours, theirs),
+        "warnings": [f"{name}: {message}" for (_, message), name in caught.items()],
         "inertia": {name: float(fitted[name].inertia_) for name in ESTIMATORS},
         "n_iter": {name: int(fitted[name].n_iter_) for name in ESTIMATORS},
         "fit_time": fit_time,
         "time_ratio": time_ratio,
     }
+
+
+def _only_empty_clusters_differ(ours, theirs):
+    """Whether the centers differ only where a cluster ended with no sample:
+    where TransformerKMeans keeps such a center in place and KMeans moves it
+    (the README's "Differences from scikit-learn")."""
+    differ = np.any(ours.cluster_centers_ != theirs.cluster_centers_, axis=1)
+    sizes = np.bincount(ours.labels_, minlength=ours.n_clusters)
+    return bool(differ.any() and np.all(sizes[differ] == 0))
 
 
 def _format_seconds(seconds):
@@ -210,9 +231,15 @@ def format_table(results):
         identical = (
             f"no ({results['n_labels_differing']} of {results['n_samples']} differ)"
         )
+    difference = f"{results['max_center_difference']:.3g}"
+    if results.get("empty_clusters_differ"):
+        difference += (
+            " (only at clusters with no sample: TransformerKMeans keeps such a"
+            " center, KMeans moves it)"
+        )
     shared = [
         ("labels identical", identical),
-        ("max center difference", f"{results['max_center_difference']:.3g}"),
+        ("max center difference", difference),
         ("fit time ratio", f"{results['time_ratio']:.2f} (TransformerKMeans / KMeans)"),
     ]
     name_width = max(len(row[0]) for row in per_estimator + shared)
@@ -240,34 +267,68 @@ def _is_number(text):
     return True
 
 
-def _read_csv(path):
-    """Comma-separated numbers, the first row skipped when it is not numeric."""
+# Delimiters tried in this order, None meaning runs of whitespace (what
+# numpy.savetxt writes by default); lines starting with "#" are comments, as
+# for numpy.loadtxt and pandas' comment option.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", None: "whitespace"}
+COMMENT = "#"
+
+
+def _cells(line, delimiter):
+    """The cells of one line: split on ``delimiter`` (None: whitespace)."""
+    return [cell.strip().strip("\"'") for cell in line.split(delimiter)]
+
+
+def _detected_delimiter(lines):
+    """The delimiter that splits most of the first lines into two or more
+    numbers each (a header or a ragged line among them does not count); for
+    one column, None."""
+    best, best_count = None, 0
+    for delimiter in DELIMITERS:
+        rows = [_cells(line, delimiter) for _, line in lines[:6]]
+        count = sum(
+            len(row) > 1 and all(_is_number(cell) for cell in row) for row in rows
+        )
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def _read_text(path, delimiter=None):
+    """Numbers in a delimited text file, the delimiter detected when not
+    given, a first row that is not all numbers skipped as a header.
+
+    Returns the array and the line number of each row."""
     with open(path, newline="") as file:
-        reader = csv.reader(file)
-        # (line number, cells) of every non-blank row
-        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+        text = file.read()
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith(COMMENT)
+    ]
+    if delimiter is None:
+        delimiter = _detected_delimiter(lines)
+    rows = [(number, _cells(line, delimiter)) for number, line in lines]
     if rows and not all(_is_number(cell) for cell in rows[0][1]):
         rows = rows[1:]  # a header row
     if not rows:
         raise DataError("no rows of numbers found")
     n_columns = len(rows[0][1])
+    name = DELIMITERS.get(delimiter, repr(delimiter))
     for line, row in rows:
         if len(row) != n_columns:
             raise DataError(
                 f"line {line} has {len(row)} values where the first data row "
-                f"has {n_columns}"
+                f"has {n_columns} ({name}-separated)"
             )
-    try:
-        return np.array([row for _, row in rows], dtype=np.float64)
-    except ValueError:
-        pass  # find the culprit for the message
-    for line, row in rows:
         for column, cell in enumerate(row, start=1):
             if not _is_number(cell):
                 raise DataError(
-                    f"line {line}, column {column}: {cell!r} is not a number"
+                    f"line {line}, column {column}: {cell!r} is not a number "
+                    f"({name}-separated values)"
                 )
-    return np.array([[float(cell) for cell in row] for _, row in rows])
+    X = np.array([[float(cell) for cell in row] for _, row in rows])
+    return X, [line for line, _ in rows]
 
 
 def _read_npy(path):
@@ -289,15 +350,20 @@ def _read_npy(path):
     return X.astype(np.float64)
 
 
-def load_data(path):
-    """Read a data matrix from a ``.npy`` file or a comma-separated text file.
+def load_data(path, delimiter=None):
+    """Read a data matrix from a ``.npy`` file or a delimited text file.
 
     Parameters
     ----------
     path : str or Path
         A file name ending in ``.npy`` is read with :func:`numpy.load`; any
-        other is read as comma-separated numbers, one sample per line, with
-        an optional header row (a first row that is not all numbers).
+        other is read as text: one sample per line, the numbers separated by
+        commas, semicolons, tabs or whitespace (``numpy.savetxt``'s default),
+        detected from the first lines, with an optional header row (a first
+        row that is not all numbers); lines starting with ``#`` are comments.
+    delimiter : str, default=None
+        The delimiter of a text file, instead of detecting it; ``" "`` means
+        runs of whitespace.
 
     Returns
     -------
@@ -306,24 +372,31 @@ def load_data(path):
     Raises
     ------
     DataError
-        With a one-line message naming the file and the problem.
+        With a one-line message naming the file and the problem (for a value
+        that is not a number, NaN or infinite: its line and column).
     """
     path = Path(path)
+    lines = None
     try:
         if path.suffix.lower() == ".npy":
             X = _read_npy(path)
         else:
-            X = _read_csv(path)
+            X, lines = _read_text(path, None if delimiter == " " else delimiter)
     except DataError as error:
         raise DataError(f"{path}: {error}") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read the file ({error.strerror})") from None
-    except (UnicodeDecodeError, csv.Error):
-        raise DataError(f"{path}: not a text file of comma-separated numbers") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file of numbers") from None
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{path}: no data (shape {X.shape})")
     if not np.all(np.isfinite(X)):
-        raise DataError(f"{path}: contains NaN or infinite values")
+        row, column = np.argwhere(~np.isfinite(X))[0].tolist()
+        where = f"line {lines[row]}" if lines is not None else f"row {row + 1}"
+        raise DataError(
+            f"{path}: {where}, column {column + 1}: {X[row, column]} "
+            "(NaN and infinite values cannot be clustered)"
+        )
     return X
 
 
@@ -386,8 +459,18 @@ def build_parser():
         metavar="FILE",
         help=(
             "cluster your own data instead: a .npy file holding a 2-D array, "
-            "or a CSV file of numbers (comma-separated, one sample per line; "
-            "a first line that is not all numbers is taken as a header)"
+            "or a text file of numbers, one sample per line, separated by "
+            "commas, semicolons, tabs or whitespace (a first line that is not "
+            "all numbers is taken as a header; lines starting with # are "
+            "comments)"
+        ),
+    )
+    parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help=(
+            "the delimiter of a text --data file, ' ' for whitespace; default: "
+            "detected among comma, semicolon, tab and whitespace"
         ),
     )
     parser.add_argument(
@@ -480,7 +563,7 @@ def main(argv=None):
 
     if args.data is not None:
         try:
-            X = load_data(args.data)
+            X = load_data(args.data, args.delimiter)
         except DataError as error:
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 2
@@ -516,12 +599,19 @@ def main(argv=None):
         random_state=args.random_state,
         repeats=args.repeats,
     )
+    for warning in results["warnings"]:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    n_features = X.shape[1]
     print(
-        f"{name}: {X.shape[0]} samples, {X.shape[1]} features"
+        f"{name}: {X.shape[0]} samples, {n_features} "
+        f"feature{'s' if n_features != 1 else ''}"
         f"{' (standardized)' if args.scale else ''}, {n_clusters} clusters"
     )
+    n_init = args.n_init
+    if n_init == "auto":  # as both estimators resolve it
+        n_init = f"auto ({1 if args.init == 'k-means++' else 10})"
     print(
-        f"init={args.init}, n_init={args.n_init}, max_iter={args.max_iter}, "
+        f"init={args.init}, n_init={n_init}, max_iter={args.max_iter}, "
         f"tol={args.tol:g}, random_state={args.random_state}"
     )
     print()

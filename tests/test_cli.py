@@ -13,6 +13,7 @@ from sklearn_kmt.__main__ import compare, format_table, main
 OPTIONS = [
     "--dataset",
     "--data",
+    "--delimiter",
     "--n-clusters",
     "--init",
     "--n-init",
@@ -113,7 +114,9 @@ def test_default_run_compares_on_digits(capsys):
     assert main([]) == 0
     output = capsys.readouterr().out
     assert output.startswith("digits: 1797 samples, 64 features, 10 clusters")
-    settings = "init=k-means++, n_init=auto, max_iter=300, tol=0.0001, random_state=0"
+    settings = (
+        "init=k-means++, n_init=auto (1), max_iter=300, tol=0.0001, random_state=0"
+    )
     assert settings in output
     assert "fit time (median of 3)" in output
     assert table_value(output, "labels identical") == "yes"
@@ -226,7 +229,8 @@ BAD_FILES = [
     ("letters.csv", "a,b\n1,2\n3,x\n", "line 3, column 2: 'x' is not a number"),
     ("header_only.csv", "a,b\n", "no rows of numbers"),
     ("empty.csv", "", "no rows of numbers"),
-    ("holes.csv", "1,2\nnan,4\n", "NaN or infinite"),
+    ("holes.csv", "1,2\nnan,4\n", "line 2, column 1: nan (NaN and infinite"),
+    ("infinite.txt", "# x y\n1 2\n3 -inf\n", "line 3, column 2: -inf"),
     ("text.npy", "1,2\n3,4\n", "not a .npy file"),
 ]
 
@@ -334,3 +338,59 @@ def test_data_beyond_kmeans_range_gives_one_line_error(
     assert len(lines) == 1
     assert lines[0].startswith(f"sklearn-kmt: error: {path}: values of magnitude")
     assert "KMeans" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "delimiter, header",
+    [(",", ""), (";", "x;y;z\n"), ("\t", "x\ty\tz\n"), (" ", "# x y z\n")],
+    ids=["comma", "semicolon-header", "tab-header", "savetxt-comment"],
+)
+def test_text_delimiters_are_detected(tmp_path, capsys, blobs, delimiter, header):
+    path = tmp_path / "data.txt"
+    body = "\n".join(delimiter.join(repr(float(v)) for v in row) for row in blobs)
+    path.write_text(header + body + "\n")
+    assert main(["--data", str(path), "--repeats", "1", "--n-clusters", "3"]) == 0
+    assert f"{blobs.shape[0]} samples, 3 features" in capsys.readouterr().out
+    np.testing.assert_array_equal(cli.load_data(path), blobs)
+
+
+def test_numpy_savetxt_default_file_reads_as_saved(tmp_path, blobs):
+    # savetxt writes whitespace-separated numbers, '# '-prefixed header lines.
+    path = tmp_path / "saved.txt"
+    np.savetxt(path, blobs, header="first second third")
+    np.testing.assert_array_equal(cli.load_data(path), blobs)
+
+
+def test_delimiter_option_overrides_detection(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("1;2\n3;4\n5;6\n")
+    # The first row is no numbers with commas: a header; the second fails.
+    with pytest.raises(cli.DataError, match="line 2, column 1: '3;4'"):
+        cli.load_data(path, ",")
+    np.testing.assert_array_equal(cli.load_data(path, ";"), [[1, 2], [3, 4], [5, 6]])
+
+
+def test_repeated_warnings_are_printed_once_in_plain_words(tmp_path, capsys):
+    # Fewer distinct points than clusters: every fit warns alike.
+    path = tmp_path / "duplicates.csv"
+    path.write_text("\n".join(["0,0", "1,1", "2,2"] * 10) + "\n")
+    main(["--data", str(path), "--n-clusters", "5", "--repeats", "3"])
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == len(set(err)) >= 1
+    assert all(line.startswith("sklearn-kmt: warning: ") for line in err)
+    assert not any(".py:" in line for line in err)  # no source lines
+
+
+def test_difference_at_empty_clusters_is_explained(capsys):
+    results = fake_results(labels_identical=True)
+    results["empty_clusters_differ"] = True
+    assert "only at clusters with no sample" in table_value(
+        format_table(results), "max center difference"
+    )
+
+
+def test_one_feature_is_singular(tmp_path, capsys):
+    path = tmp_path / "line.csv"
+    path.write_text("\n".join(str(v) for v in range(20)) + "\n")
+    main(["--data", str(path), "--n-clusters", "2", "--repeats", "1"])
+    assert "20 samples, 1 feature," in capsys.readouterr().out
