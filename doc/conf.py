@@ -8,6 +8,7 @@ Build from the root of the repository with::
 The build needs no network: the gallery's examples use data generated on the
 spot or shipped with scikit-learn, and links to other projects' documentation
 (intersphinx) are only made when ``SKLEARN_KMT_DOC_INTERSPHINX=1`` is set.
+Neither do the built pages: MathJax is copied into them.
 """
 
 import os
@@ -34,6 +35,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax shipped with the pages (copied into _static/mathjax), so that
+    # the mathematics renders without network.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -107,6 +111,9 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
+    # The execution-times page loads jQuery and DataTables from CDNs: the
+    # site stays complete offline without it.
+    "write_computation_times": False,
 }
 
 # -- HTML --------------------------------------------------------------------------

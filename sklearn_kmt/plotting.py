@@ -188,7 +188,10 @@ def plot_centroid_trajectories(X, trace, init_centers=None, ax=None, labels=None
     Parameters
     ----------
     X : array-like of shape (n_samples, 2)
-        The data the network ran on; it must have exactly two features.
+        The data the network ran on; it must have exactly two features. When
+        every centroid of the trace has unit norm (a network with a
+        normalisation layer, spherical k-means), the points are drawn
+        normalised, as that layer sees them, with the unit circle.
     trace : list of LayerRecord
         The trace of a forward pass: one record per layer, each with the
         ``centers`` after that layer and the ``labels`` it wrote.
@@ -257,6 +260,12 @@ def plot_centroid_trajectories(X, trace, init_centers=None, ax=None, labels=None
         raise ValueError(
             f"The centers must have 2 features, like X; got {path.shape[2]}."
         )
+    # A network with a normalisation layer keeps its centroids on the unit
+    # sphere: draw the data as that layer sees it, on the unit circle.
+    on_sphere = _unit_rows(path[1:] if init_centers is not None else path)
+    if on_sphere:
+        X = _normalised_rows(X)
+        path[0] = _normalised_rows(path[0])
     n_clusters = path.shape[1]
     labels = np.asarray(trace[-1].labels if labels is None else labels)
     if labels.shape != (X.shape[0],):
@@ -312,10 +321,32 @@ def plot_centroid_trajectories(X, trace, init_centers=None, ax=None, labels=None
     )
     ax.set_xlabel("feature 0")
     ax.set_ylabel("feature 1")
-    ax.set_aspect("equal", adjustable="datalim")
     n_layers = len(trace)
-    ax.set_title(f"Centroid paths over {n_layers} layer{'s' if n_layers != 1 else ''}")
+    title = f"Centroid paths over {n_layers} layer{'s' if n_layers != 1 else ''}"
+    if on_sphere:
+        from matplotlib.patches import Circle
+
+        ax.add_patch(
+            Circle((0, 0), 1.0, fill=False, color="grey", linestyle="--", zorder=0)
+        )
+        ax.set_xlabel("feature 0 (normalised)")
+        ax.set_ylabel("feature 1 (normalised)")
+        title += ", on the unit circle"
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title)
     return ax
+
+
+def _unit_rows(centers):
+    """Whether every centroid of every step has unit norm (to rounding)."""
+    norms = np.sqrt(np.sum(centers**2, axis=-1))
+    return bool(np.all(np.abs(norms - 1.0) <= 1e-9))
+
+
+def _normalised_rows(rows):
+    """Each nonzero row divided by its norm, as the normalisation layer does."""
+    norms = np.sqrt(np.sum(rows**2, axis=-1, keepdims=True))
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
 def plot_objective(trace, ax=None):

@@ -207,3 +207,23 @@ def test_package_imports_without_matplotlib(monkeypatch, fitted):
     plotting = importlib.import_module("sklearn_kmt.plotting")
     with pytest.raises(ImportError, match=re.escape(MISSING_MATPLOTLIB)):
         plotting.plot_objective(trace)
+
+
+def test_spherical_paths_are_drawn_on_the_unit_circle():
+    from sklearn_kmt import TransformerSphericalKMeans
+
+    X, _ = make_blobs(n_samples=90, centers=[[5, 1], [1, 5], [-4, -3]], random_state=0)
+    spherical, trace = traced(TransformerSphericalKMeans(3, random_state=0), X)
+    ax = plot_centroid_trajectories(X, trace, spherical.init_centers_)
+    points = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0)
+    finals = ax.collections[-1].get_offsets()
+    np.testing.assert_allclose(finals, spherical.cluster_centers_)
+    (circle,) = ax.patches
+    assert circle.get_radius() == 1.0
+    assert "unit circle" in ax.get_title()
+    # k-means draws the data as it is, without a circle.
+    kmeans, kmeans_trace = traced(TransformerKMeans(3, random_state=0), X)
+    ax = plot_centroid_trajectories(X, kmeans_trace)
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), X)
+    assert not ax.patches
