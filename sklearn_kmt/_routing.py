@@ -121,8 +121,22 @@ class TokenRouter:
     ----------
     min_undecided_to_gather : float, default=0.5
         When at least this fraction of a chunk's tokens is undecided, the
-        whole chunk goes through the attention (its bounds renewed), which
-        costs less than gathering the undecided rows.
+        whole chunk goes through the attention, which costs less than
+        gathering the undecided rows; the bounds of the tokens that keep
+        their slot stay, the others' are void until renewed.
+    most_undecided : float, default=None
+        Bounds are made for every token once a sample of them says that at
+        most this fraction would be undecided in the next layer (see
+        :class:`RoutingSchedule`); None takes :meth:`worth_routing`, 1 makes
+        them from the second layer on.
+    most_routed : float, default=None
+        A routed layer that sends more than this fraction of the tokens
+        through the attention drops the bounds; None takes
+        :meth:`worth_routing`, 1 keeps them whatever.
+    chunk_batches : int, default=8
+        A routed layer reads its chunks this many times as long as an
+        unrouted one (few of their tokens are scored), in batches of the
+        unrouted length.
 
     See Also
     --------
@@ -132,9 +146,14 @@ class TokenRouter:
     -----
     A token of centroid ``a`` keeps its slot when ``l > u`` and
     ``l^2 - u^2`` exceeds ``score_margin`` (the squared distances then
-    differ by more than any rounding), where ``l`` is the larger of its
-    lower bound and ``2 h_a - u``, ``h_a`` half the distance from ``c_a`` to
-    its nearest other centroid. A token that fails is first tightened: its
+    differ by more than any rounding), where ``l`` is the largest of three
+    lower bounds, each valid for every other centroid: the last one less the
+    largest move of the others; the last one less the largest move of the
+    ``round(sqrt(n_clusters))`` centroids nearest ``c_a`` where those are
+    the nearer, ``g_a - u`` for the rest (``g_a`` the distance from ``c_a``
+    to the nearest of them); and ``2 h_a - u``, ``h_a`` half the distance
+    from ``c_a`` to its nearest other centroid. A token that fails is first
+    tightened: its
     distance to its own centroid is computed (one product), and the test is
     repeated; only tokens that still fail are scored against every centroid.
     The literal pass routes nothing: every token goes through every layer,
