@@ -203,10 +203,11 @@ class TokenRouter:
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def schedule(self, sample, n_tokens):
-        """The state of a run's routing over ``n_tokens`` tokens: which
-        layers route (see :class:`RoutingSchedule`), decided on ``sample``."""
-        return RoutingSchedule(self, sample, n_tokens)
+    def schedule(self, sample, n_tokens, n_features, n_clusters):
+        """The state of a run's routing over ``n_tokens`` tokens and
+        ``n_clusters`` centroids: which layers route (see
+        :class:`RoutingSchedule`), decided on ``sample``."""
+        return RoutingSchedule(self, sample, n_tokens, n_features, n_clusters)
 
     def plan(self, centers, key_bias, largest_norm, batch_rows, previous_centers=None):
         """What the router reads of this layer's centroids.
@@ -549,14 +550,24 @@ class RoutingSchedule:
     sample : callable
         Returns the data part of a few tokens and their squared norms, read
         when the schedule first needs them.
-    n_tokens : int
-        The number of tokens in the stream.
+    n_tokens, n_features, n_clusters : int
+        The shape of the stream and of its centroids.
+
+    Attributes
+    ----------
+    most_undecided, most_routed : float
+        The router's thresholds, :meth:`TokenRouter.worth_routing` where it
+        leaves them None.
     """
 
-    def __init__(self, router, sample, n_tokens):
+    def __init__(self, router, sample, n_tokens, n_features, n_clusters):
         self.router = router
         self.sample = sample
-        self.n_tokens = n_tokens
+        worth = router.worth_routing(n_tokens, n_features, n_clusters)
+        self.most_undecided, self.most_routed = (
+            worth if threshold is None else threshold
+            for threshold in (router.most_undecided, router.most_routed)
+        )
         self.last_centers = None
         self.wait = 0
         self.next_wait = 1
@@ -584,25 +595,20 @@ class RoutingSchedule:
             return None
         return router.plan(centers, key_bias, largest_norm, batch_rows)
 
-    def may_pay(self, centers):
-        """Whether routing can pay at all for these centroids' shape: False
-        where the cost model says no share of undecided tokens would (the
-        stream then reads nothing for the router)."""
-        router = self.router
-        if router.most_undecided is not None or router.most_routed is not None:
-            return True
-        return router.worth_routing(self.n_tokens, *centers.shape[::-1]) > 0
+    @property
+    def may_pay(self):
+        """Whether any layer may route: False where no share of undecided
+        tokens is small enough (the stream then reads nothing for the
+        router)."""
+        return self.most_undecided > 0
 
     def _would_pay(self, attention, last, centers, largest_norm):
         """Whether bounds made against ``last`` would leave at most
         ``most_undecided`` of the sample undecided against ``centers``."""
         router = self.router
-        most_undecided = router.most_undecided
-        if most_undecided is None:
-            most_undecided = router.worth_routing(self.n_tokens, *centers.shape[::-1])
-        if most_undecided >= 1:
+        if self.most_undecided >= 1:
             return True
-        if most_undecided <= 0:
+        if self.most_undecided <= 0:
             return False
         if callable(self.sample):
             self.sample = self.sample()
@@ -614,17 +620,12 @@ class RoutingSchedule:
             centers, attention.key_bias(centers), largest_norm, n_points, last
         )
         undecided = router.undecided(plan, labels, upper, lower)[-1]
-        return undecided.size <= most_undecided * n_points
+        return undecided.size <= self.most_undecided * n_points
 
     def measured(self, plan, routed_fraction):
         """Whether to keep the bounds after a layer that routed this fraction
         of the tokens through the attention."""
-        most_routed = self.router.most_routed
-        if most_routed is None:
-            most_routed = self.router.worth_routing(
-                self.n_tokens, *plan.centers.shape[::-1]
-            )
-        if plan.fresh or routed_fraction <= most_routed:
+        if plan.fresh or routed_fraction <= self.most_routed:
             return True
         self.wait, self.next_wait = self.next_wait, 2 * self.next_wait
         return False

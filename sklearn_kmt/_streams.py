@@ -491,8 +491,10 @@ class PointStream:
         if slots.router is None or not self.routes:
             return None, ()
         if self.schedule is None:
-            self.schedule = slots.router.schedule(self.routing_sample, self.n_tokens)
-        if self.bounds is None and not self.schedule.may_pay(slots.centers):
+            self.schedule = slots.router.schedule(
+                self.routing_sample, self.n_tokens, *slots.centers.shape[::-1]
+            )
+        if self.bounds is None and not self.schedule.may_pay:
             return None, ()
         key_bias = slots.attention.key_bias(slots.centers)
         bounds = self.bounds
