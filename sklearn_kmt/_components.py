@@ -50,7 +50,9 @@ from ._tokens import (
     CHUNK_BYTES,
     OneHotSlots,
     SoftSlots,
+    dot_with_assigned,
     first_argmax,
+    nonzero_rows_and_centers,
     scale_rows,
 )
 
@@ -680,12 +682,6 @@ def unit_rows(rows):
     return scale_rows(rows, inverse_norms(rows).astype(rows.dtype, copy=False))
 
 
-def nonzero_rows_and_centers(points, centers, labels):
-    """For each non-zero of CSR ``points``: its row, and its row's center there."""
-    rows = np.repeat(np.arange(points.shape[0]), np.diff(points.indptr))
-    return rows, centers[labels[rows], points.indices]
-
-
 def _minus_assigned(points, centers, labels):
     """``x_i - c_{labels_i}`` for a dense chunk, in one new array.
 
@@ -740,16 +736,6 @@ def sparse_distance_to_assigned(points, centers, labels, elementwise, center_tot
     off_support = np.maximum(center_totals[labels] - covered, 0)
     off_support[covered_count == np.count_nonzero(centers, axis=1)[labels]] = 0
     return (on_support + off_support).astype(points.dtype, copy=False)
-
-
-def dot_with_assigned(points, centers, labels):
-    """``x_i . c_{labels_i}`` for each row; a sparse row touches only its non-zeros."""
-    if not sp.issparse(points):
-        return np.einsum("ij,ij->i", points, np.take(centers, labels, axis=0))
-    rows, own = nonzero_rows_and_centers(points, centers, labels)
-    return np.bincount(
-        rows, weights=points.data * own, minlength=points.shape[0]
-    ).astype(points.dtype, copy=False)
 
 
 @dataclass(frozen=True, repr=False)

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.utils.extmath import row_norms
 
 from ._gemm import KMEANS_BLOCK_ROWS
+from ._tokens import dot_with_assigned
 
 # The cost model of TokenRouter.worth_routing, in multiply-adds: a score
 # costs as much as this many more beyond its product (as in
@@ -348,7 +349,7 @@ class TokenRouter:
         # Tighten: the distance to the own centroid, one product a token.
         queries = points[rows]
         own = labels[rows]
-        own_scores = _row_products(queries, plan.centers[own]) + plan.key_bias[own]
+        own_scores = dot_with_assigned(queries, plan.centers, own) + plan.key_bias[own]
         upper[rows] = self._upper(squared_norms[rows], own_scores, plan)
         lower[rows] = self._lower_bound(
             near[rows],
@@ -629,13 +630,6 @@ class RoutingSchedule:
             return True
         self.wait, self.next_wait = self.next_wait, 2 * self.next_wait
         return False
-
-
-def _row_products(queries, keys):
-    """``queries[i] . keys[i]`` for each row, dense or CSR queries."""
-    if hasattr(queries, "multiply"):
-        return np.asarray(queries.multiply(keys).sum(axis=1)).ravel()
-    return np.einsum("ij,ij->i", queries, keys)
 
 
 def largest_norm_of(largest_squared_norm, points):

@@ -597,3 +597,19 @@ class CentroidTokens:
         """The literal token matrix ``[C, I]`` of shape (k, n_features + k)."""
         identity = np.eye(self.n_tokens, dtype=self.centers.dtype)
         return np.hstack([self.centers, identity])
+
+
+def nonzero_rows_and_centers(points, centers, labels):
+    """For each non-zero of CSR ``points``: its row, and its row's center there."""
+    rows = np.repeat(np.arange(points.shape[0]), np.diff(points.indptr))
+    return rows, centers[labels[rows], points.indices]
+
+
+def dot_with_assigned(points, centers, labels):
+    """``x_i . c_{labels_i}`` for each row; a sparse row touches only its non-zeros."""
+    if not sp.issparse(points):
+        return np.einsum("ij,ij->i", points, np.take(centers, labels, axis=0))
+    rows, own = nonzero_rows_and_centers(points, centers, labels)
+    return np.bincount(
+        rows, weights=points.data * own, minlength=points.shape[0]
+    ).astype(points.dtype, copy=False)
