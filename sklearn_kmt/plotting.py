@@ -9,6 +9,8 @@ function is called, not when this module is.
 
 import numpy as np
 
+from ._components import unit_rows
+
 __all__ = ["plot_attention", "plot_centroid_trajectories", "plot_objective"]
 
 _MISSING_MATPLOTLIB = "sklearn_kmt.plotting needs matplotlib: pip install matplotlib"
@@ -264,8 +266,8 @@ def plot_centroid_trajectories(X, trace, init_centers=None, ax=None, labels=None
     # sphere: draw the data as that layer sees it, on the unit circle.
     on_sphere = _unit_rows(path[1:] if init_centers is not None else path)
     if on_sphere:
-        X = _normalised_rows(X)
-        path[0] = _normalised_rows(path[0])
+        X = unit_rows(X)
+        path[0] = unit_rows(path[0])
     n_clusters = path.shape[1]
     labels = np.asarray(trace[-1].labels if labels is None else labels)
     if labels.shape != (X.shape[0],):
@@ -341,12 +343,6 @@ def _unit_rows(centers):
     """Whether every centroid of every step has unit norm (to rounding)."""
     norms = np.sqrt(np.sum(centers**2, axis=-1))
     return bool(np.all(np.abs(norms - 1.0) <= 1e-9))
-
-
-def _normalised_rows(rows):
-    """Each nonzero row divided by its norm, as the normalisation layer does."""
-    norms = np.sqrt(np.sum(rows**2, axis=-1, keepdims=True))
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
 def plot_objective(trace, ax=None):
