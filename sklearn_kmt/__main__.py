@@ -272,6 +272,8 @@ def _is_number(text):
 # for numpy.loadtxt and pandas' comment option.
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", None: "whitespace"}
 COMMENT = "#"
+# The delimiter argument that asks for detection.
+DETECTED = object()
 
 
 def _cells(line, delimiter):
@@ -294,9 +296,10 @@ def _detected_delimiter(lines):
     return best
 
 
-def _read_text(path, delimiter=None):
-    """Numbers in a delimited text file, the delimiter detected when not
-    given, a first row that is not all numbers skipped as a header.
+def _read_text(path, delimiter=DETECTED):
+    """Numbers in a delimited text file, the delimiter detected unless
+    given (None: whitespace), a first row that is not all numbers skipped as
+    a header.
 
     Returns the array and the line number of each row."""
     with open(path, newline="") as file:
@@ -306,7 +309,7 @@ def _read_text(path, delimiter=None):
         for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith(COMMENT)
     ]
-    if delimiter is None:
+    if delimiter is DETECTED:
         delimiter = _detected_delimiter(lines)
     rows = [(number, _cells(line, delimiter)) for number, line in lines]
     if rows and not all(_is_number(cell) for cell in rows[0][1]):
@@ -381,7 +384,11 @@ def load_data(path, delimiter=None):
         if path.suffix.lower() == ".npy":
             X = _read_npy(path)
         else:
-            X, lines = _read_text(path, None if delimiter == " " else delimiter)
+            if delimiter is None:
+                delimiter = DETECTED
+            elif delimiter == " ":
+                delimiter = None  # str.split's runs of whitespace
+            X, lines = _read_text(path, delimiter)
     except DataError as error:
         raise DataError(f"{path}: {error}") from None
     except OSError as error:

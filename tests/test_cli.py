@@ -370,6 +370,16 @@ def test_delimiter_option_overrides_detection(tmp_path):
     np.testing.assert_array_equal(cli.load_data(path, ";"), [[1, 2], [3, 4], [5, 6]])
 
 
+def test_whitespace_delimiter_is_taken_as_given(tmp_path):
+    path = tmp_path / "commas.txt"
+    path.write_text("1,2\n3,4\n")
+    np.testing.assert_array_equal(cli.load_data(path), [[1, 2], [3, 4]])
+    # Split on whitespace, the first row is no numbers (a header), the
+    # second fails: not detected as commas.
+    with pytest.raises(cli.DataError, match="line 2, column 1: '3,4'"):
+        cli.load_data(path, " ")
+
+
 def test_repeated_warnings_are_printed_once_in_plain_words(tmp_path, capsys):
     # Fewer distinct points than clusters: every fit warns alike.
     path = tmp_path / "duplicates.csv"
