@@ -2,6 +2,7 @@
 
 from ._kmeans import TransformerKMeans
 from ._kmedoids import TransformerKMedoids
+from ._robust import TransformerRobustKMeans
 from ._soft import TransformerSoftKMeans
 from ._spherical import TransformerSphericalKMeans
 from ._trimmed import TransformerTrimmedKMeans
@@ -11,6 +12,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "TransformerKMeans",
     "TransformerKMedoids",
+    "TransformerRobustKMeans",
     "TransformerSoftKMeans",
     "TransformerSphericalKMeans",
     "TransformerTrimmedKMeans",

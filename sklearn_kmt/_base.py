@@ -557,6 +557,7 @@ class BaseTransformerKMeans(
                 n_features=n_features,
                 n_clusters=self.n_clusters,
                 scale_exponent=data_shift,
+                weight_exponent=weight_shift,
                 random_state=sampler,
             )
             stream = data.stream(sample_weight, network.scaled_block, largest_value)
@@ -571,6 +572,7 @@ class BaseTransformerKMeans(
                 random_state,
             )
             report, n_distinct = data.report(network.scaled_block, stream, output)
+            report.update(network.scaled_block.point_report(stream, output.centers))
         finally:
             if data_mean is not None and not self.copy_x:
                 data.restore(user_data, data_mean)

@@ -318,21 +318,28 @@ class Update(Protocol):
     Attributes
     ----------
     deterministic : bool
-        Whether it draws nothing (a repeated assignment is then a fixed
-        point).
+        Whether it draws nothing.
     averages : bool
         Whether its output is a weighted mean of points (then the estimator
         may centre dense data).
+    reads_distances : bool
+        Whether it reads the members' dissimilarities to their centroid:
+        its slots must be one-hot, and a repeated assignment is a fixed
+        point only when it neither draws nor reads them.
     """
 
     deterministic: bool
     averages: bool
+    reads_distances: bool
 
     def collect(self, stream, slots):
         """What it reads of the point stream (see ``PointStream``)."""
 
     def __call__(self, collected, centers, random_state=None):
         """The new centroids, from what :meth:`collect` read."""
+
+    def rescaled(self, data_exponent, weight_exponent=0):
+        """The update for data and weights scaled by powers of two."""
 
     def literal(
         self,
@@ -1207,32 +1214,371 @@ class ClusterStatistics:
             into.add(*part)
         return into
 
-    def move(self, source, target, values, weights):
+    def move(self, source, target, values, weights, index=None):
         """Move weighted points from the ``source`` centroids to ``target``.
 
-        ``values`` and ``weights`` are at their true scale.
+        ``values`` and ``weights`` are at their true scale; ``index``, the
+        points' indices, is not needed by sums.
         """
         source_scale = np.exp(-self.log_scale[source])
         np.subtract.at(self.sums, source, values * source_scale[:, None])
         np.subtract.at(self.weights, source, weights * source_scale)
+        self.place(target, values, weights)
+
+    def place(self, target, values, weights):
+        """Make the ``target`` centroids' sums those of the given points
+        alone (one each, at their true scale)."""
         self.sums[target] = values
         self.weights[target] = weights
         self.log_scale[target] = 0.0
 
 
 @dataclass(frozen=True)
-class UpdateAttention:
-    """Update cross-attention: each centroid attends to the points (a mean).
+class Sparsemax:
+    """Sparsemax over keys: the update attention's normaliser in robust k-means.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature, in inverse squared data units: how fast a
+        member's weight falls with its squared distance to the centroid.
+        0 gives every member its sample weight (the mean).
 
     Attributes
     ----------
+    beta : float
+        The inverse temperature given.
+
+    See Also
+    --------
+    UpdateAttention : The attention whose scores it normalises.
+    Softmax : The normaliser over keys of the soft assignment.
+    sklearn_kmt.TransformerRobustKMeans : The estimator that uses it.
+
+    Notes
+    -----
+    The update attention of centroid ``c_j`` scores its members (the points
+    whose slot names ``j``) by ``z_i = -beta d_i / sqrt(D)``, with ``d_i =
+    ||x_i - c_j||^2`` and ``D`` the number of features, and the sparsemax
+    [1]_ turns the scores into the weights
+
+    .. math:: p_i = w_i \\, (z_i - \\tau_j)_+ , \\qquad
+              \\textstyle\\sum_i p_i = 1 ,
+
+    a Euclidean projection onto the simplex: the members nearest to the
+    centroid weigh most, and those beyond a distance (the threshold
+    ``tau_j``) get exactly zero. A member of sample weight ``w_i`` counts as
+    ``w_i`` members of weight 1. In distances, with the *reach* ``r =
+    sqrt(D) / beta``, the weights are ``p_i = w_i (t_j - d_i)_+ / r`` where
+    the threshold distance ``t_j`` solves ``sum_i w_i (t_j - d_i)_+ = r``:
+    the members with ``d_i < t_j`` form the support, and
+
+    .. math:: t_j = \\frac{r + \\sum_{i \\in S} w_i d_i}{\\sum_{i \\in S} w_i} .
+
+    The threshold of a cluster is a reduction over the point stream: the
+    support of any part of the members contains the support of the whole
+    restricted to that part (a part's threshold is never below the
+    whole's), so each chunk offers the members of its own support, the
+    offers combine, and the last gives the threshold. The support is found
+    by sorting the offered distances, so that any chunking gives the same
+    threshold; a full cluster is sorted once, never compared pairwise.
+
+    The fast form adds the members' values weighted by ``w_i (t_j -
+    d_i)_+ / (t_j - d_nearest)`` (1 for the nearest member) and divides by
+    the total, the weighted mean that the weights ``p_i`` give. At ``beta =
+    0`` every member's factor is exactly 1: the layer is that of
+    :class:`UpdateAttention` without a normaliser, to the last bit.
+
+    References
+    ----------
+    .. [1] A. F. T. Martins and R. F. Astudillo, "From Softmax to Sparsemax:
+       A Sparse Model of Attention and Multi-Label Classification", ICML 2016.
+
+    Examples
+    --------
+    Four members of one cluster at squared distances 0, 1, 4 and 100 from
+    its centroid, in one dimension: with ``beta = 1`` (reach 1) only the
+    nearest has weight, with ``beta = 0.1`` (reach 10) all but the farthest.
+
+    >>> import numpy as np
+    >>> from sklearn_kmt._components import Sparsemax
+    >>> squared_distances = np.array([[0.0, 1.0, 4.0, 100.0]])
+    >>> Sparsemax(beta=1.0).literal_weights(-1.0 * squared_distances, np.ones(4))
+    array([[1., 0., 0., 0.]])
+    >>> Sparsemax(beta=0.1).literal_weights(-0.1 * squared_distances, np.ones(4))
+    array([[0.5, 0.4, 0.1, 0. ]])
+    """
+
+    beta: float
+
+    # The reach sqrt(D) / beta is a squared distance times a weight.
+    def rescaled(self, data_exponent, weight_exponent=0):
+        """The normaliser for data times ``2**data_exponent`` and sample
+        weights times ``2**weight_exponent``: the same weights."""
+        if data_exponent == 0 and weight_exponent == 0:
+            return self
+        with np.errstate(over="ignore"):
+            beta = float(np.ldexp(self.beta, -2 * data_exponent - weight_exponent))
+        return Sparsemax(beta)
+
+    def reach(self, n_features):
+        """``r = sqrt(D) / beta``: infinite at ``beta = 0``."""
+        with np.errstate(divide="ignore"):
+            return np.float64(np.sqrt(n_features)) / np.float64(self.beta)
+
+    @staticmethod
+    def _support(labels, distances, sample_weight, index, reach, slack=0.0):
+        """The members in the support of their cluster's sparsemax.
+
+        The arrays describe members (labels >= 0); returns them restricted to
+        the support, sorted by label, distance and index, with the sums that
+        make each cluster's threshold: per cluster present, its label, the
+        support's total weight and weighted distance, and its nearest
+        distance. ``slack`` widens the support by that relative margin (a
+        chunk's offer, against the rounding of sums over other members).
+        """
+        order = np.lexsort((index, distances, labels))
+        labels, distances = labels[order], distances[order]
+        sample_weight, index = sample_weight[order], index[order]
+        starts = np.flatnonzero(np.diff(labels, prepend=-1))
+        stops = np.append(starts[1:], labels.size)
+        kept = np.zeros(labels.size, dtype=bool)
+        totals = np.empty((starts.size, 2))
+        for cluster, (start, stop) in enumerate(
+            zip(starts.tolist(), stops.tolist(), strict=True)
+        ):
+            member_distances = distances[start:stop]
+            weight = np.cumsum(sample_weight[start:stop])
+            weighted = np.cumsum(sample_weight[start:stop] * member_distances)
+            # The nearest member is in every support (at infinite beta, it and
+            # its ties alone); the rest while the threshold stays beyond them.
+            inside = member_distances * weight < (reach + weighted) * (1 + slack)
+            inside[0] = True
+            size = stop - start if inside.all() else int(np.argmin(inside))
+            kept[start : start + size] = True
+            totals[cluster] = weight[size - 1], weighted[size - 1]
+        clusters = labels[starts]
+        support = labels[kept], distances[kept], sample_weight[kept], index[kept]
+        return support, (clusters, *totals.T, distances[starts])
+
+    def thresholds(self, n_clusters, n_features):
+        """The reduction that sets each cluster's threshold distance.
+
+        Each chunk offers its members' supports (``offer(points, labels,
+        dissimilarities)``); ``finish`` gives ``(thresholds, nearest)``, two
+        arrays of shape (n_clusters,): ``t_j`` and the distance of the
+        nearest member (infinite for a cluster without members).
+        """
+        reach = self.reach(n_features)
+        slack = 64 * np.finfo(np.float64).eps
+
+        def offer(points, labels, dissimilarities):
+            members = np.flatnonzero(labels >= 0)
+            support, _ = self._support(
+                labels[members],
+                dissimilarities[members].astype(np.float64),
+                points.sample_weight[members].astype(np.float64),
+                points.start + members,
+                reach,
+                slack * max(members.size, 1),
+            )
+            return support
+
+        def combine(*offers):
+            parts = (np.concatenate(part) for part in zip(*offers, strict=True))
+            support, _ = self._support(*parts, reach, slack)
+            return support
+
+        def finish(offer):
+            _, (clusters, weight, weighted, nearest) = self._support(*offer, reach)
+            thresholds = np.full(n_clusters, np.inf)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                thresholds[clusters] = (reach + weighted) / weight
+            thresholds[clusters[weight == 0]] = np.inf
+            nearest_distance = np.full(n_clusters, np.inf)
+            nearest_distance[clusters] = nearest
+            return thresholds, nearest_distance
+
+        return Reduction(offer, combine, finish)
+
+    @staticmethod
+    def relative_weights(labels, dissimilarities, thresholds, nearest):
+        """Each member's factor ``(t_j - d_i)_+ / (t_j - d_nearest)`` (0 for a
+        point without slot): its sparsemax weight relative to the nearest
+        member's, per unit of sample weight."""
+        members = labels >= 0
+        labels = np.where(members, labels, 0)
+        threshold, nearest = thresholds[labels], nearest[labels]
+        distances = dissimilarities.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.maximum(threshold - distances, 0.0) / (threshold - nearest)
+        # An infinite threshold (beta = 0, or weightless members): every member
+        # counts in full. A threshold on the nearest distance (the reach lost
+        # in rounding): the nearest members alone.
+        factor = np.where(np.isinf(threshold), 1.0, factor)
+        factor = np.where(threshold <= nearest, distances == nearest, factor)
+        return np.where(members, factor, 0.0)
+
+    def literal_weights(self, scores, sample_weight):
+        """The weighted sparsemax of each row of ``scores`` (minus infinity:
+        not a member), by sorting, as defined."""
+        weights = np.zeros(scores.shape)
+        for row, row_scores in enumerate(scores):
+            members = np.flatnonzero(np.isfinite(row_scores))
+            if members.size == 0:
+                continue
+            order = members[np.argsort(-row_scores[members], kind="stable")]
+            z, w = row_scores[order], sample_weight[order]
+            cumulative = np.cumsum(w)
+            if cumulative[-1] == 0:
+                continue
+            in_support = 1 + cumulative * z > np.cumsum(w * z)
+            in_support[0] = True
+            size = order.size if in_support.all() else int(np.argmin(in_support))
+            tau = (np.sum(w[:size] * z[:size]) - 1) / cumulative[size - 1]
+            weights[row, order] = w * np.maximum(z - tau, 0.0)
+        return weights
+
+
+class SparsemaxMembers:
+    """What a sparsemax update attention reads of the point stream.
+
+    Each member's dissimilarity to its centroid (read with the assignment),
+    and each centroid's total sample weight (a relocation head reads which
+    are empty). The relocation head moves points as it moves them in the
+    running sums (:meth:`move`); the thresholds and the weighted sums are
+    read when the update is applied (:meth:`statistics`), so that a moved
+    point counts in its new cluster only.
+
+    Parameters
+    ----------
+    stream : PointStream
+    slots : Slots
+        The one-hot slots the update attention reads.
+    """
+
+    def __init__(self, stream, slots):
+        n_clusters = len(slots.centers)
+        self.stream = stream
+        self.slots = slots
+        self.dissimilarities = stream.dissimilarities(slots)
+        self.weights = stream.reduce(
+            Reduction(
+                offer=lambda points, labels: _weight_per_cluster(
+                    points, labels, n_clusters
+                ),
+                combine=lambda *offers: np.sum(offers, axis=0),
+            ),
+            stream.labels(slots),
+        )
+        self._moves = None
+
+    def move(self, source, target, values, weights, index):
+        """Rewrite the slots of the points ``index`` to name ``target``."""
+        self._moves = (np.asarray(index), target, values, weights)
+
+    def statistics(self, update):
+        """The running sums of the members, each weighted by its sparsemax
+        weight relative to its cluster's nearest member."""
+        stream, slots = self.stream, self.slots
+        n_clusters, n_features = slots.centers.shape
+        labels = stream.labels(slots)
+        moved = None if self._moves is None else self._moves[0]
+        if moved is not None and moved.size:
+            # The moved points leave their clusters; they alone make their new
+            # ones, of one member each, which take their values in full.
+            def leaving(points, labels):
+                rows = moved - points.start
+                rows = rows[(rows >= 0) & (rows < points.n_tokens)]
+                labels = labels.copy()
+                labels[rows] = -1
+                return labels
+
+            labels = stream.map(leaving, labels)
+        key_weight = self._key_weight(update.normaliser, labels)
+        statistics = stream.sums(update, slots, key_weight=key_weight)
+        if moved is not None and moved.size:
+            _, target, values, weights = self._moves
+            statistics.place(target, values, weights)
+        return statistics
+
+    def _key_weight(self, sparsemax, labels):
+        """Each member's sample weight times its sparsemax weight relative
+        to its cluster's nearest member, held per point."""
+        stream = self.stream
+        reduction = sparsemax.thresholds(*self.slots.centers.shape)
+        thresholds = stream.reduce(reduction, labels, self.dissimilarities)
+
+        def key_weight(points, labels, dissimilarities):
+            factor = sparsemax.relative_weights(labels, dissimilarities, *thresholds)
+            weight = points.sample_weight * factor
+            return weight.astype(points.sample_weight.dtype, copy=False)
+
+        return stream.map(key_weight, labels, self.dissimilarities)
+
+    def member_weights(self, sparsemax):
+        """The weight ``p_i`` of each point in its centroid (0 without
+        slot), held per point: the cluster's weights sum to 1."""
+        stream, labels = self.stream, self.stream.labels(self.slots)
+        n_clusters = len(self.slots.centers)
+        key_weight = self._key_weight(sparsemax, labels)
+        totals = stream.reduce(
+            Reduction(
+                offer=lambda points, labels, key_weight: _weight_per_cluster(
+                    points, labels, n_clusters, key_weight
+                ),
+                combine=lambda *offers: np.sum(offers, axis=0),
+            ),
+            labels,
+            key_weight,
+        )
+
+        def normalised(points, labels, key_weight):
+            total = totals[np.maximum(labels, 0)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where((labels >= 0) & (total > 0), key_weight / total, 0.0)
+
+        return stream.map(normalised, labels, key_weight)
+
+
+def _weight_per_cluster(points, labels, n_clusters, weight=None):
+    """The total weight (the sample weight unless ``weight``) of each
+    cluster's members."""
+    weight = points.sample_weight if weight is None else weight
+    members = labels >= 0
+    return np.bincount(
+        labels[members],
+        weights=weight[members].astype(np.float64),
+        minlength=n_clusters,
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class UpdateAttention:
+    """Update cross-attention: each centroid attends to the points (a mean).
+
+    Parameters
+    ----------
+    normaliser : Sparsemax, default=None
+        The normaliser over keys (points): None for the softmax of the
+        log-slot scores below, whose weights are the members' sample
+        weights; a :class:`Sparsemax` weighs the members by their distance
+        to the centroid (robust k-means).
+
+    Attributes
+    ----------
+    normaliser : Sparsemax or None
+        The normaliser given.
     deterministic : bool
-        True: the update does not sample, so a repeated assignment is a fixed
-        point.
+        True: the update does not sample.
     averages : bool
         True: the output is a weighted mean of the points, so the point
         stream adds each chunk to running sums (:meth:`statistics`,
         :meth:`partial`) and the slots are never needed again.
+    reads_distances : bool
+        Whether the weights read the members' dissimilarities to their
+        centroid (with a normaliser): the slots must then be one-hot, and a
+        repeated assignment is not a fixed point.
 
     See Also
     --------
@@ -1291,8 +1637,27 @@ class UpdateAttention:
            [10., 10.]])
     """
 
+    normaliser: Sparsemax | None = None
+
     deterministic = True
     averages = True
+
+    @property
+    def reads_distances(self):
+        return self.normaliser is not None
+
+    def __repr__(self):
+        if self.normaliser is None:
+            return "UpdateAttention()"
+        return f"UpdateAttention(normaliser={self.normaliser!r})"
+
+    def rescaled(self, data_exponent, weight_exponent=0):
+        """The attention for data times ``2**data_exponent`` and sample
+        weights times ``2**weight_exponent`` (see Block.rescaled)."""
+        if self.normaliser is None:
+            return self
+        normaliser = self.normaliser.rescaled(data_exponent, weight_exponent)
+        return self if normaliser is self.normaliser else UpdateAttention(normaliser)
 
     def statistics(self, n_clusters, n_features):
         """Empty running sums, to stream the point tokens into."""
@@ -1300,7 +1665,11 @@ class UpdateAttention:
 
     def collect(self, stream, slots):
         """What the attention reads of the point stream: its running sums
-        (:meth:`partial` of each chunk, combined in chunk order)."""
+        (:meth:`partial` of each chunk, combined in chunk order); with a
+        normaliser, the members' distances first (the sums follow the
+        thresholds, see :class:`SparsemaxMembers`)."""
+        if self.normaliser is not None:
+            return SparsemaxMembers(stream, slots)
         return stream.sums(self, slots)
 
     accumulated = staticmethod(ClusterStatistics.accumulated)
@@ -1333,6 +1702,8 @@ class UpdateAttention:
         point tokens (see :meth:`collect`); an average draws nothing from
         ``random_state``.
         """
+        if self.normaliser is not None:
+            statistics = statistics.statistics(self)
         attended = statistics.weights > 0
         new_centers = centers.copy()
         # Times the reciprocal of the weight, as scikit-learn's KMeans rounds
@@ -1343,10 +1714,13 @@ class UpdateAttention:
         return new_centers
 
     def parameters(self, n_features, n_clusters):
-        """The head's projections, and those of the erase head of the center."""
+        """The head's projections, and those of the erase head of the center;
+        with a normaliser, the projections its distances compare."""
         data = selection(n_features, n_clusters, "data")
         slot = selection(n_features, n_clusters, "slot")
         weights = {"W_Q": slot, "W_K": slot, "W_V": data, "W_O": data}
+        if self.normaliser is not None:
+            weights["distance.W_Q"] = weights["distance.W_K"] = data
         for name, matrix in erase_head(n_features, n_clusters, "data").items():
             weights[f"erase.{name}"] = matrix
         return weights
@@ -1376,6 +1750,30 @@ class UpdateAttention:
         weights = self.parameters(points.n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
+
+        def score(queries, keys):
+            return normaliser.log_weights(queries @ keys.T)
+
+        normalise, key_bias = softmax_over_keys, log_weight
+        if self.normaliser is not None:
+            sparsemax = self.normaliser
+            scale = sparsemax.beta / np.sqrt(points.n_features)
+            squared_distances = -2 * minus_half_squared_distance(
+                centroid_tokens @ weights["distance.W_Q"].T,
+                point_tokens @ weights["distance.W_K"].T,
+            )
+
+            def score(queries, keys):
+                # A member's log-slot score is 0; the distance term orders them.
+                with np.errstate(invalid="ignore"):
+                    return normaliser.log_weights(queries @ keys.T) - (
+                        scale * squared_distances
+                    )
+
+            def normalise(scores):
+                return sparsemax.literal_weights(scores, points.sample_weight)
+
+            key_bias = None
         read, attention = dense_attention(
             centroid_tokens,
             point_tokens,
@@ -1383,9 +1781,9 @@ class UpdateAttention:
             weights["W_K"],
             weights["W_V"],
             weights["W_O"],
-            score=lambda queries, keys: normaliser.log_weights(queries @ keys.T),
-            normalise=softmax_over_keys,
-            key_bias=log_weight,
+            score=score,
+            normalise=normalise,
+            key_bias=key_bias,
         )
         attended = attention.sum(axis=1, keepdims=True) > 0
         erase = apply_erase_head(centroid_tokens, _erase_weights(weights))
@@ -1452,10 +1850,16 @@ class MedoidSamplingAttention:
     # Its output is a member, not a weighted mean (see
     # UpdateAttention.averages).
     averages = False
+    reads_distances = True
     report_degrees = {"medoid_indices": (0, 0)}
 
-    # The weights are those of the averaging update attention.
-    parameters = UpdateAttention.parameters
+    def parameters(self, n_features, n_clusters):
+        """The weights of the averaging update attention."""
+        return UpdateAttention().parameters(n_features, n_clusters)
+
+    def rescaled(self, data_exponent, weight_exponent=0):
+        """The same update: costs compare, whatever the scale."""
+        return self
 
     def collect(self, stream, slots):
         """What the attention reads of the point stream: every point and its
@@ -1806,8 +2210,10 @@ class RelocationHead:
         if empty.size == 0:
             return
         found = stream.reduce(self.farthest(slots, empty.size), stream.labels(slots))
-        _, _, weights, rows, owners = found
-        statistics.move(owners, empty[: weights.size], rows * weights[:, None], weights)
+        _, index, weights, rows, owners = found
+        statistics.move(
+            owners, empty[: weights.size], rows * weights[:, None], weights, index
+        )
 
     def farthest(self, slots, n_empty):
         """The reduction that finds the points ``n_empty`` empty centroids

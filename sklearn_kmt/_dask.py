@@ -89,15 +89,16 @@ class DaskPoints:
             self.data_blocks, self.weight_blocks, self.starts.tolist(), strict=True
         )
 
-    def labels_array(self, label_blocks):
-        """One delayed labels array per block, as a Dask array chunked as the
-        rows of the data, empty blocks included (``da.concatenate`` would
-        drop them, and the blocks of the labels would no longer pair with
-        those of the data)."""
+    def labels_array(self, label_blocks, dtype=np.int32):
+        """One delayed labels array per block (or other values held per
+        point, of ``dtype``), as a Dask array chunked as the rows of the
+        data, empty blocks included (``da.concatenate`` would drop them, and
+        the blocks of the labels would no longer pair with those of the
+        data)."""
         name = "labels-" + tokenize(*label_blocks)
         layer = {(name, index): labels.key for index, labels in enumerate(label_blocks)}
         graph = HighLevelGraph.from_collections(name, layer, dependencies=label_blocks)
-        return da.Array(graph, name, chunks=(tuple(self.block_rows),), dtype=np.int32)
+        return da.Array(graph, name, chunks=(tuple(self.block_rows),), dtype=dtype)
 
 
 def _block_points(normalisation, data, sample_weight, start):
@@ -182,10 +183,10 @@ class DaskStream(PointStream):
         self._changed = None
         return super().assign(attention, centers, with_labels, router)
 
-    def sums(self, update, slots):
+    def sums(self, update, slots, key_weight=None):
         """As :meth:`PointStream.sums`; the same tasks compare the layer's
         labels with those of the layer before, where they live."""
-        return super().sums(update, slots, compared=True)
+        return super().sums(update, slots, key_weight, compared=True)
 
     def _blocks(self, held):
         """Per block: its data, weights, first index and its part of ``held``."""
@@ -277,6 +278,10 @@ class DaskStream(PointStream):
     def output_labels(self, labels):
         """Labels as the network returns them: a Dask array of the blocks."""
         return self.dask_points.labels_array(labels)
+
+    def output_values(self, values):
+        """Floats held per point, as a Dask array of the blocks."""
+        return self.dask_points.labels_array(values, dtype=np.float64)
 
     def unchanged(self, labels, previous_labels):
         """Whether every block's assignment is that of the layer before,

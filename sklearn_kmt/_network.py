@@ -127,6 +127,16 @@ router
                 f"({self.assign_attention!r}, normalisation {self.normalisation!r})"
                 " has no such bounds."
             )
+        if (
+            self.update_attention.reads_distances
+            and not self.assign_attention.normaliser.one_hot
+        ):
+            raise ValueError(
+                f"The update attention ({self.update_attention!r}) weighs each "
+                "cluster's members by their distance to its centroid, but the "
+                f"assignment attention's {self.assign_attention.normaliser!r} "
+                "writes soft slots, which name no members."
+            )
         if self.gate is not None and not self.assign_attention.normaliser.one_hot:
             raise ValueError(
                 f"A gate ({self.gate!r}) reads one-hot slots, but the assignment "
@@ -134,16 +144,23 @@ router
                 "ones: a gate after a softmax is not supported."
             )
 
-    def rescaled(self, exponent):
-        """The same layer for tokens whose data part is times ``2**exponent``.
+    def rescaled(self, exponent, weight_exponent=0):
+        """The same layer for tokens whose data part is times ``2**exponent``
+        and sample weights times ``2**weight_exponent``.
 
-        Only a softmax has units (its inverse temperature is in inverse
-        squared data units); the other components compare, rank, trim or
-        average, which a common factor does not change.
+        Only the normalisers over keys have units: a softmax's inverse
+        temperature is in inverse squared data units, a sparsemax's reach
+        in squared data units times weight units; the other components
+        compare, rank, trim or average, which a common factor does not
+        change.
         """
-        if exponent == 0:
+        if exponent == 0 and weight_exponent == 0:
             return self
-        return replace(self, assign_attention=self.assign_attention.rescaled(exponent))
+        return replace(
+            self,
+            assign_attention=self.assign_attention.rescaled(exponent),
+            update_attention=self.update_attention.rescaled(exponent, weight_exponent),
+        )
 
     def report_in_data_units(self, report, data_exponent, weight_exponent):
         """:meth:`report` of tokens scaled by ``2**data_exponent`` and weights
@@ -194,10 +211,13 @@ router
     @property
     def converges_strictly(self):
         """Whether a repeated assignment means the layer reached a fixed point:
-        the slots are one-hot and the update does not sample."""
+        the slots are one-hot and the update neither samples nor weighs the
+        members by their distance to the centroid."""
+        update = self.update_attention
         return (
             self.assign_attention.normaliser.one_hot
-            and self.update_attention.deterministic
+            and update.deterministic
+            and not update.reads_distances
         )
 
     def __call__(self, stream, centers, random_state=None, with_labels=True):
@@ -359,6 +379,18 @@ router
             return "inertia", self.objective(points, centers, labels, dissimilarities)
         report = normaliser.report(self, points, centers, labels, dissimilarities)
         return "free energy", report["free_energy"]
+
+    def point_report(self, stream, centers):
+        """What is known of each point in a final state, read through the
+        stream: with a sparsemax update attention, ``member_weights``, the
+        weight of each point in its centroid (0 for a point without slot)."""
+        update = self.update_attention
+        if not (update.averages and update.reads_distances):
+            return {}
+        _, slots = self._point_sublayers(stream, centers, with_dissimilarities=True)
+        members = update.collect(stream, slots)
+        weights = members.member_weights(update.normaliser)
+        return {"member_weights": stream.output_values(weights)}
 
     def objective(self, points, centers, labels, dissimilarities=None):
         """Weighted dissimilarities to the assigned centroids; gated points excluded."""
@@ -592,6 +624,9 @@ class Network:
         exact embedding, chosen by the estimator where the data's magnitude
         needs it; behind a normalisation layer it changes no direction); the
         layers run :meth:`Block.rescaled` for it.
+    weight_exponent : int, default=0
+        The sample weights that :meth:`__call__` streams are times
+        ``2**weight_exponent`` (those given to :meth:`forward` are not).
     random_state : RandomState instance, default=None
         What a sampling update draws from in the runs of :meth:`__call__`;
         its draws continue from run to run.
@@ -599,10 +634,11 @@ class Network:
     Attributes
     ----------
     block, max_layers, tol, verbose, patience, n_features, n_clusters, \
-scale_exponent, random_state
+scale_exponent, weight_exponent, random_state
         The arguments given; ``tol`` is in the units of the scaled tokens.
     scaled_block : Block
-        The block the layers run: ``block.rescaled(scale_exponent)``.
+        The block the layers of :meth:`__call__` run:
+        ``block.rescaled(scale_exponent, weight_exponent)``.
     sampling_state : tuple or None
         The state of a sampling update's random generator at the start of the
         last run that :meth:`__call__` made (set by the estimator), so that
@@ -668,6 +704,7 @@ scale_exponent, random_state
         n_features=None,
         n_clusters=None,
         scale_exponent=0,
+        weight_exponent=0,
         random_state=None,
     ):
         self.block = block
@@ -678,7 +715,8 @@ scale_exponent, random_state
         self.n_features = n_features
         self.n_clusters = n_clusters
         self.scale_exponent = scale_exponent
-        self.scaled_block = block.rescaled(scale_exponent)
+        self.weight_exponent = weight_exponent
+        self.scaled_block = block.rescaled(scale_exponent, weight_exponent)
         self.random_state = random_state
         self.sampling_state = None
 
@@ -764,7 +802,7 @@ scale_exponent, random_state
         shift = self.scale_exponent
         X, centers = times_power_of_two(X, shift), times_power_of_two(centers, shift)
         points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
-        block = self.scaled_block
+        block = self.block.rescaled(shift)
         if random_state is not None:
             sampler = check_random_state(random_state)
         else:  # the draws of the run that fit kept

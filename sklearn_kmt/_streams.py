@@ -385,26 +385,29 @@ class PointStream:
             self._assignment(slots, with_labels=True, with_dissimilarities=True)
         return slots.dissimilarities
 
-    def sums(self, update, slots, **options):
+    def sums(self, update, slots, key_weight=None, **options):
         """The running sums an averaging update attention reads of the slots.
 
         ``update.partial`` of each chunk, added up in chunk order by
         ``update.accumulated``. The stream reads them while the assignment
-        is written (:meth:`fuses`), or after it, from the labels; ``options``
-        go to :meth:`map_reduce`.
+        is written (:meth:`fuses`), or after it, from the labels; then
+        ``key_weight``, held per point, may replace the sample weights.
+        ``options`` go to :meth:`map_reduce`.
         """
-        if slots.labels is None and self.fuses(slots):
+        if slots.labels is None and self.fuses(slots) and key_weight is None:
             return self._assignment(slots, slots.with_labels, update=update, **options)
         n_clusters = slots.centers.shape[0]
 
-        def read(points, labels):
+        def read(points, labels, *key_weight):
             chunk = points.chunk(slice(None))
             one_hot = OneHotSlots(labels, n_clusters)
-            return (), update.partial(chunk, one_hot, points.sample_weight)
+            weight = key_weight[0] if key_weight else points.sample_weight
+            return (), update.partial(chunk, one_hot, weight)
 
         _, statistics = self.map_reduce(
             read,
             self.labels(slots),
+            *(() if key_weight is None else (key_weight,)),
             n_outputs=0,
             n_keys=n_clusters,
             accumulate=update.accumulated,
@@ -724,6 +727,11 @@ class InMemoryStream(PointStream):
     def output_labels(self, labels):
         """Labels as the network returns them: the array itself."""
         return labels
+
+    def output_values(self, values):
+        """Values held per point, as the estimator returns them: the array
+        itself."""
+        return values
 
     unchanged = staticmethod(np.array_equal)
 
