@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn_kmt import (
     TransformerKMeans,
     TransformerKMedoids,
+    TransformerRobustKMeans,
     TransformerSoftKMeans,
     TransformerSphericalKMeans,
     TransformerTrimmedKMeans,
@@ -78,6 +79,9 @@ VARIANTS = {
     "trimmed": lambda init: TransformerTrimmedKMeans(
         N_CLUSTERS, trim_fraction=0.1, init=init, max_iter=10
     ),
+    "robust": lambda init: TransformerRobustKMeans(
+        N_CLUSTERS, beta=0.05, init=init, max_iter=10
+    ),
 }
 
 
@@ -117,6 +121,15 @@ def test_variant_on_dask_equals_in_memory(client, problem, variant, weighted):
             np.testing.assert_allclose(
                 getattr(on_dask, name), getattr(in_memory, name), rtol=1e-10
             )
+    if hasattr(in_memory, "member_weights_"):
+        # The sparsemax thresholds of the blocks' offers are the whole's.
+        assert 0 < np.count_nonzero(in_memory.member_weights_) < X.shape[0]
+        np.testing.assert_allclose(
+            on_dask.member_weights_.compute(),
+            in_memory.member_weights_,
+            rtol=1e-10,
+            atol=1e-15,
+        )
 
 
 def test_trimmed_ties_cut_in_index_order(client):
