@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_kmt import (
     TransformerKMeans,
     TransformerKMedoids,
+    TransformerRobustKMeans,
     TransformerSoftKMeans,
     TransformerSphericalKMeans,
     TransformerTrimmedKMeans,
@@ -35,6 +36,9 @@ ESTIMATORS = {
     "spherical": lambda k, scale=1.0, **kw: TransformerSphericalKMeans(k, **kw),
     "trimmed": lambda k, scale=1.0, **kw: TransformerTrimmedKMeans(
         k, trim_fraction=0.1, **kw
+    ),
+    "robust": lambda k, scale=1.0, **kw: TransformerRobustKMeans(
+        k, beta=0.5 / scale**2, **kw
     ),
     "kmedoids": lambda k, scale=1.0, **kw: TransformerKMedoids(k, n_candidates=8, **kw),
 }
@@ -150,7 +154,7 @@ def test_any_magnitude_gives_the_result_of_the_well_scaled_data(name, magnitude)
     # theirs scaled back (the inertia infinite where its value is beyond
     # float64).
     exponent = MAGNITUDES[magnitude]
-    if name == "soft" and abs(exponent) > 511:
+    if name in ("soft", "robust") and abs(exponent) > 511:
         pytest.skip("beta, in inverse squared data units, is beyond float64")
     scaled_X = np.ldexp(blobs(), exponent)
     scaled_init = two_blob_init(scaled_X)
