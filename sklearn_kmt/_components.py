@@ -1233,6 +1233,11 @@ class ClusterStatistics:
         self.log_scale[target] = 0.0
 
 
+# The nearest members of a cluster that the sparsemax first sorts, to find
+# the support among them.
+SUPPORT_CANDIDATES = 256
+
+
 @dataclass(frozen=True)
 class Sparsemax:
     """Sparsemax over keys: the update attention's normaliser in robust k-means.
@@ -1336,30 +1341,60 @@ class Sparsemax:
         support's total weight and weighted distance, and its nearest
         distance. ``slack`` widens the support by that relative margin (a
         chunk's offer, against the rounding of sums over other members).
+
+        The support is a prefix of the members in order of distance, and
+        usually a short one: only the nearest members of a cluster are
+        sorted (all those within a partition's edge, ties included), more
+        of them until the prefix ends among them.
         """
-        order = np.lexsort((index, distances, labels))
-        labels, distances = labels[order], distances[order]
-        sample_weight, index = sample_weight[order], index[order]
-        starts = np.flatnonzero(np.diff(labels, prepend=-1))
+        by_cluster = np.argsort(_small_labels(labels), kind="stable")
+        starts = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1))
         stops = np.append(starts[1:], labels.size)
-        kept = np.zeros(labels.size, dtype=bool)
-        totals = np.empty((starts.size, 2))
+        clusters = labels[by_cluster[starts]]
+        if np.isinf(reach):  # beta = 0: every member, in any order
+            sums = [
+                np.bincount(labels, values, minlength=clusters.max(initial=-1) + 1)
+                for values in (sample_weight, sample_weight * distances)
+            ]
+            nearest = np.minimum.reduceat(distances[by_cluster], starts)
+            support = labels, distances, sample_weight, index
+            return support, (clusters, sums[0][clusters], sums[1][clusters], nearest)
+        kept = []
+        sums = np.empty((starts.size, 3))
         for cluster, (start, stop) in enumerate(
             zip(starts.tolist(), stops.tolist(), strict=True)
         ):
-            member_distances = distances[start:stop]
-            weight = np.cumsum(sample_weight[start:stop])
-            weighted = np.cumsum(sample_weight[start:stop] * member_distances)
-            # The nearest member is in every support (at infinite beta, it and
-            # its ties alone); the rest while the threshold stays beyond them.
-            inside = member_distances * weight < (reach + weighted) * (1 + slack)
-            inside[0] = True
-            size = stop - start if inside.all() else int(np.argmin(inside))
-            kept[start : start + size] = True
-            totals[cluster] = weight[size - 1], weighted[size - 1]
-        clusters = labels[starts]
+            members = by_cluster[start:stop]
+            member_distances = distances[members]
+            n_nearest = min(members.size, SUPPORT_CANDIDATES)
+            while True:
+                candidates = members
+                if n_nearest < members.size:
+                    edge = np.partition(member_distances, n_nearest - 1)[n_nearest - 1]
+                    candidates = members[member_distances <= edge]
+                candidates = candidates[
+                    np.lexsort((index[candidates], distances[candidates]))
+                ]
+                candidate_distances = distances[candidates]
+                weight = np.cumsum(sample_weight[candidates])
+                weighted = np.cumsum(sample_weight[candidates] * candidate_distances)
+                # The nearest member is in every support (at infinite beta, it
+                # and its ties alone); the rest while the threshold stays
+                # beyond them.
+                inside = candidate_distances * weight < (reach + weighted) * (1 + slack)
+                inside[0] = True
+                if not inside.all():
+                    size = int(np.argmin(inside))
+                    break
+                if candidates.size == members.size:
+                    size = candidates.size
+                    break
+                n_nearest *= 4
+            kept.append(candidates[:size])
+            sums[cluster] = weight[size - 1], weighted[size - 1], candidate_distances[0]
+        kept = np.concatenate(kept) if kept else np.arange(0)
         support = labels[kept], distances[kept], sample_weight[kept], index[kept]
-        return support, (clusters, *totals.T, distances[starts])
+        return support, (clusters, *sums.T)
 
     def thresholds(self, n_clusters, n_features):
         """The reduction that sets each cluster's threshold distance.
@@ -1372,16 +1407,18 @@ class Sparsemax:
         reach = self.reach(n_features)
         slack = 64 * np.finfo(np.float64).eps
 
-        def offer(points, labels, dissimilarities):
+        def members_of(points, labels, dissimilarities):
             members = np.flatnonzero(labels >= 0)
-            support, _ = self._support(
+            return (
                 labels[members],
                 dissimilarities[members].astype(np.float64),
                 points.sample_weight[members].astype(np.float64),
                 points.start + members,
-                reach,
-                slack * max(members.size, 1),
             )
+
+        def offer(points, labels, dissimilarities):
+            members = members_of(points, labels, dissimilarities)
+            support, _ = self._support(*members, reach, slack * max(members[0].size, 1))
             return support
 
         def combine(*offers):
@@ -1390,7 +1427,15 @@ class Sparsemax:
             return support
 
         def finish(offer):
-            _, (clusters, weight, weighted, nearest) = self._support(*offer, reach)
+            return thresholds_of(*self._support(*offer, reach)[1])
+
+        def whole(points, labels, dissimilarities):
+            # The offers' union holds the support and sorts its prefix as the
+            # members themselves do: the same sums, found in one sort.
+            members = members_of(points, labels, dissimilarities)
+            return thresholds_of(*self._support(*members, reach)[1])
+
+        def thresholds_of(clusters, weight, weighted, nearest):
             thresholds = np.full(n_clusters, np.inf)
             with np.errstate(divide="ignore", invalid="ignore"):
                 thresholds[clusters] = (reach + weighted) / weight
@@ -1399,7 +1444,7 @@ class Sparsemax:
             nearest_distance[clusters] = nearest
             return thresholds, nearest_distance
 
-        return Reduction(offer, combine, finish)
+        return Reduction(offer, combine, finish, whole)
 
     @staticmethod
     def relative_weights(labels, dissimilarities, thresholds, nearest):

@@ -400,9 +400,12 @@ class PointStream:
 
         def read(points, labels, *key_weight):
             chunk = points.chunk(slice(None))
-            one_hot = OneHotSlots(labels, n_clusters)
-            weight = key_weight[0] if key_weight else points.sample_weight
-            return (), update.partial(chunk, one_hot, weight)
+            weight = points.sample_weight
+            if key_weight:
+                # A point of no weight is never attended: its row is not read.
+                weight = key_weight[0]
+                labels = np.where(weight > 0, labels, -1)
+            return (), update.partial(chunk, OneHotSlots(labels, n_clusters), weight)
 
         _, statistics = self.map_reduce(
             read,

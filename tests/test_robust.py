@@ -315,7 +315,7 @@ def test_integer_weights_equal_repeated_samples():
     assert_centers_close(weighted.cluster_centers_, repeated.cluster_centers_, X, 1e-12)
 
 
-@pytest.mark.parametrize("beta", [1e-5, 0.2])
+@pytest.mark.parametrize("beta", [0.0, 1e-5, 0.2])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_empty_cluster_takes_the_farthest_point(beta, weighted):
     X, _ = make_blobs(200, 2, centers=2, cluster_std=0.5, random_state=0)
@@ -346,6 +346,11 @@ def test_thresholds_do_not_depend_on_the_chunks():
         return reduction.offer(points, labels[rows], distances[rows])
 
     whole = reduction.finish(offer(np.arange(n_points)))
+    # The rule for the whole stream at once (in memory) gives the same.
+    points = PointTokens(np.zeros((n_points, 4)), weight)
+    in_memory = reduction.whole(points, labels, distances)
+    for mine, theirs in zip(in_memory, whole, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
     for n_chunks in (2, 7, 50):
         chunks = np.array_split(np.arange(n_points), n_chunks)
         merged = reduction.finish(reduction.combine(*(offer(c) for c in chunks)))
