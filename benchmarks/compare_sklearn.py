@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_info
 
 from sklearn_kmt import (
     TransformerKMeans,
+    TransformerRobustKMeans,
     TransformerSoftKMeans,
     TransformerSphericalKMeans,
     TransformerTrimmedKMeans,
@@ -175,6 +176,7 @@ def variant_costs(n_samples, n_features, n_clusters, n_layers, repeats, seed=0):
         "TransformerSoftKMeans": TransformerSoftKMeans(beta=1.0, **params),
         "TransformerSphericalKMeans": TransformerSphericalKMeans(**params),
         "TransformerTrimmedKMeans": TransformerTrimmedKMeans(**params),
+        "TransformerRobustKMeans": TransformerRobustKMeans(beta=0.01, **params),
     }
     per_layer = {name: [] for name in estimators}
     for estimator in estimators.values():
@@ -338,6 +340,7 @@ def main(argv=None):
         "soft": "TransformerSoftKMeans",
         "spherical": "TransformerSphericalKMeans",
         "trimmed": "TransformerTrimmedKMeans",
+        "robust": "TransformerRobustKMeans",
     }
     print(f"{'n':>9} {'d':>4} {'k':>4} " + " ".join(f"{n:>10}" for n in names))
     variant_rows = []
@@ -417,7 +420,9 @@ def main(argv=None):
             "Cost of one layer of each variant relative to ``TransformerKMeans``"
             " (float64):",
             "",
-            rst_table(["n", "d", "k", "soft", "spherical", "trimmed"], variant_rows),
+            rst_table(
+                ["n", "d", "k", "soft", "spherical", "trimmed", "robust"], variant_rows
+            ),
             "",
             spherical[0].upper() + spherical[1:] + ".",
             "",
