@@ -41,13 +41,13 @@ def test_compare_with_sklearn_quick(monkeypatch, capsys, tmp_path):
         assert all(0.0 <= float(share) <= 100.0 for share in through)
     variants = out.split("relative to TransformerKMeans")[1].splitlines()[2:4]
     for line in variants:
-        soft, spherical, trimmed = map(float, line.split()[3:])
-        assert min(soft, spherical, trimmed) > 0
+        costs = list(map(float, line.split()[3:]))
+        assert len(costs) == 4 and min(costs) > 0  # soft, spherical, trimmed, robust
     assert "spherical k-means on a 500 x 2000" in out
     assert "threadpool:" in out
     # The same tables, as reStructuredText for the documentation.
     text = rst.read_text()
-    assert text.count("float64") >= 3 and "soft  spherical  trimmed" in text
+    assert text.count("float64") >= 3 and "soft  spherical  trimmed  robust" in text
     assert "threadpool:" in text
 
 
