@@ -89,15 +89,14 @@ class DaskPoints:
             self.data_blocks, self.weight_blocks, self.starts.tolist(), strict=True
         )
 
-    def labels_array(self, label_blocks, dtype=np.int32):
-        """One delayed labels array per block (or other values held per
-        point, of ``dtype``), as a Dask array chunked as the rows of the
-        data, empty blocks included (``da.concatenate`` would drop them, and
-        the blocks of the labels would no longer pair with those of the
-        data)."""
-        name = "labels-" + tokenize(*label_blocks)
-        layer = {(name, index): labels.key for index, labels in enumerate(label_blocks)}
-        graph = HighLevelGraph.from_collections(name, layer, dependencies=label_blocks)
+    def per_point_array(self, blocks, dtype=np.int32):
+        """One delayed array per block of values held per point (labels,
+        say), as a Dask array chunked as the rows of the data, empty blocks
+        included (``da.concatenate`` would drop them, and the blocks of the
+        values would no longer pair with those of the data)."""
+        name = "per-point-" + tokenize(*blocks)
+        layer = {(name, index): values.key for index, values in enumerate(blocks)}
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=blocks)
         return da.Array(graph, name, chunks=(tuple(self.block_rows),), dtype=dtype)
 
 
@@ -277,11 +276,11 @@ class DaskStream(PointStream):
 
     def output_labels(self, labels):
         """Labels as the network returns them: a Dask array of the blocks."""
-        return self.dask_points.labels_array(labels)
+        return self.dask_points.per_point_array(labels)
 
     def output_values(self, values):
         """Floats held per point, as a Dask array of the blocks."""
-        return self.dask_points.labels_array(values, dtype=np.float64)
+        return self.dask_points.per_point_array(values, dtype=np.float64)
 
     def unchanged(self, labels, previous_labels):
         """Whether every block's assignment is that of the layer before,
