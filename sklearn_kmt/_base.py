@@ -613,10 +613,11 @@ class BaseTransformerKMeans(
         centers = init if self._init_is_array() else None
         first_shift = 0
         data_mean = None
+        largest_given = None
         if centring:
             # The mean must neither overflow nor lose the digits of subnormal
             # values: where it would, the data are brought near 1 first.
-            largest = data.largest_magnitude()
+            largest = largest_given = data.largest_magnitude()
             info = np.finfo(data.dtype)
             if largest * n_samples > float(info.max) / 4 or (
                 0 < largest < float(info.tiny) / float(info.eps)
@@ -640,9 +641,11 @@ class BaseTransformerKMeans(
             largest_data, largest, data.dtype, n_features, total_weight
         )
         if shift is None:
-            raise self._too_far_error(
-                init, math.ldexp(largest_data, -first_shift), data.dtype
-            )
+            if centring and data is given and not self.copy_x:
+                given.restore(given, data_mean)
+            if largest_given is None:
+                largest_given = math.ldexp(largest_data, -first_shift)
+            raise self._too_far_error(init, largest_given, data.dtype)
         if shift:
             scaled = data.times_power_of_two(shift)
             if centring and data is given and not self.copy_x:

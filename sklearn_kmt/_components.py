@@ -326,11 +326,15 @@ class Update(Protocol):
         Whether it reads the members' dissimilarities to their centroid:
         its slots must be one-hot, and a repeated assignment is a fixed
         point only when it neither draws nor reads them.
+    weighs_members : bool
+        Whether it reports the weight each member has in its centroid
+        (``member_weights(stream, slots)``).
     """
 
     deterministic: bool
     averages: bool
     reads_distances: bool
+    weighs_members: bool
 
     def collect(self, stream, slots):
         """What it reads of the point stream (see ``PointStream``)."""
@@ -1408,7 +1412,9 @@ class Sparsemax:
         slack = 64 * np.finfo(np.float64).eps
 
         def members_of(points, labels, dissimilarities):
-            members = np.flatnonzero(labels >= 0)
+            # A member of no weight gets none whatever the threshold, and
+            # must not stand for the nearest member of its cluster.
+            members = np.flatnonzero((labels >= 0) & (points.sample_weight > 0))
             return (
                 labels[members],
                 dissimilarities[members].astype(np.float64),
@@ -1466,23 +1472,50 @@ class Sparsemax:
 
     def literal_weights(self, scores, sample_weight):
         """The weighted sparsemax of each row of ``scores`` (minus infinity:
-        not a member), by sorting, as defined."""
+        not a member), by sorting, as defined.
+
+        The scores of a row are taken relative to its largest (the sparsemax
+        does not change when a row moves by a constant), so that the unit of
+        weight is not lost in the rounding of large scores.
+        """
         weights = np.zeros(scores.shape)
         for row, row_scores in enumerate(scores):
-            members = np.flatnonzero(np.isfinite(row_scores))
+            members = np.flatnonzero(np.isfinite(row_scores) & (sample_weight > 0))
             if members.size == 0:
                 continue
             order = members[np.argsort(-row_scores[members], kind="stable")]
-            z, w = row_scores[order], sample_weight[order]
+            z, w = row_scores[order] - row_scores[order[0]], sample_weight[order]
             cumulative = np.cumsum(w)
-            if cumulative[-1] == 0:
-                continue
             in_support = 1 + cumulative * z > np.cumsum(w * z)
             in_support[0] = True
             size = order.size if in_support.all() else int(np.argmin(in_support))
             tau = (np.sum(w[:size] * z[:size]) - 1) / cumulative[size - 1]
             weights[row, order] = w * np.maximum(z - tau, 0.0)
         return weights
+
+    def literal_scores(self, squared_distances, members, sample_weight, n_features):
+        """The members' scores ``-beta d / sqrt(D)`` from their squared
+        distances (centroids by points), each row relative to its nearest
+        member of positive weight: the sparsemax does not change when a row
+        moves by a constant, and no score overflows at any beta. The other
+        points (not ``members``) score minus infinity.
+
+        Parameters
+        ----------
+        squared_distances : ndarray of shape (n_clusters, n_points)
+        members : ndarray of bool, of the same shape
+        sample_weight : ndarray of shape (n_points,)
+        n_features : int
+            ``D``.
+        """
+        weighed = members & (sample_weight > 0)
+        nearest = np.min(np.where(weighed, squared_distances, np.inf), axis=1)
+        nearest = np.where(np.isfinite(nearest), nearest, 0.0)[:, None]
+        gap = squared_distances - nearest
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = -(self.beta / np.sqrt(n_features)) * gap
+        scores = np.where(gap == 0, 0.0, scores)
+        return np.where(members, scores, -np.inf)
 
 
 class SparsemaxMembers:
@@ -1622,8 +1655,11 @@ class UpdateAttention:
         :meth:`partial`) and the slots are never needed again.
     reads_distances : bool
         Whether the weights read the members' dissimilarities to their
-        centroid (with a normaliser): the slots must then be one-hot, and a
-        repeated assignment is not a fixed point.
+        centroid (with a normaliser, at positive beta): the slots must then
+        be one-hot, and a repeated assignment is not a fixed point.
+    weighs_members : bool
+        Whether it has a normaliser, whose weights :meth:`member_weights`
+        reads.
 
     See Also
     --------
@@ -1689,6 +1725,11 @@ class UpdateAttention:
 
     @property
     def reads_distances(self):
+        # At beta = 0 every member weighs its sample weight: the mean.
+        return self.normaliser is not None and self.normaliser.beta > 0
+
+    @property
+    def weighs_members(self):
         return self.normaliser is not None
 
     def __repr__(self):
@@ -1713,9 +1754,15 @@ class UpdateAttention:
         (:meth:`partial` of each chunk, combined in chunk order); with a
         normaliser, the members' distances first (the sums follow the
         thresholds, see :class:`SparsemaxMembers`)."""
-        if self.normaliser is not None:
+        if self.reads_distances:
             return SparsemaxMembers(stream, slots)
         return stream.sums(self, slots)
+
+    def member_weights(self, stream, slots):
+        """The weight each point has in its centroid (0 without slot), held
+        per point: the normaliser's weights, which sum to 1 in each cluster."""
+        members = SparsemaxMembers(stream, slots)
+        return members.member_weights(self.normaliser)
 
     accumulated = staticmethod(ClusterStatistics.accumulated)
 
@@ -1747,7 +1794,7 @@ class UpdateAttention:
         point tokens (see :meth:`collect`); an average draws nothing from
         ``random_state``.
         """
-        if self.normaliser is not None:
+        if self.reads_distances:
             statistics = statistics.statistics(self)
         attended = statistics.weights > 0
         new_centers = centers.copy()
@@ -1802,18 +1849,18 @@ class UpdateAttention:
         normalise, key_bias = softmax_over_keys, log_weight
         if self.normaliser is not None:
             sparsemax = self.normaliser
-            scale = sparsemax.beta / np.sqrt(points.n_features)
             squared_distances = -2 * minus_half_squared_distance(
                 centroid_tokens @ weights["distance.W_Q"].T,
                 point_tokens @ weights["distance.W_K"].T,
             )
 
             def score(queries, keys):
-                # A member's log-slot score is 0; the distance term orders them.
-                with np.errstate(invalid="ignore"):
-                    return normaliser.log_weights(queries @ keys.T) - (
-                        scale * squared_distances
-                    )
+                # A member's log-slot score is 0 (others minus infinity); the
+                # distance orders the members.
+                members = np.isfinite(normaliser.log_weights(queries @ keys.T))
+                return sparsemax.literal_scores(
+                    squared_distances, members, points.sample_weight, points.n_features
+                )
 
             def normalise(scores):
                 return sparsemax.literal_weights(scores, points.sample_weight)
@@ -1896,6 +1943,7 @@ class MedoidSamplingAttention:
     # UpdateAttention.averages).
     averages = False
     reads_distances = True
+    weighs_members = False
     report_degrees = {"medoid_indices": (0, 0)}
 
     def parameters(self, n_features, n_clusters):

@@ -127,10 +127,10 @@ router
                 f"({self.assign_attention!r}, normalisation {self.normalisation!r})"
                 " has no such bounds."
             )
+        update = self.update_attention
         if (
-            self.update_attention.reads_distances
-            and not self.assign_attention.normaliser.one_hot
-        ):
+            update.reads_distances or update.weighs_members
+        ) and not self.assign_attention.normaliser.one_hot:
             raise ValueError(
                 f"The update attention ({self.update_attention!r}) weighs each "
                 "cluster's members by their distance to its centroid, but the "
@@ -385,11 +385,10 @@ router
         stream: with a sparsemax update attention, ``member_weights``, the
         weight of each point in its centroid (0 for a point without slot)."""
         update = self.update_attention
-        if not (update.averages and update.reads_distances):
+        if not update.weighs_members:
             return {}
         _, slots = self._point_sublayers(stream, centers, with_dissimilarities=True)
-        members = update.collect(stream, slots)
-        weights = members.member_weights(update.normaliser)
+        weights = update.member_weights(stream, slots)
         return {"member_weights": stream.output_values(weights)}
 
     def objective(self, points, centers, labels, dissimilarities=None):

@@ -30,6 +30,9 @@ def reference_sparsemax(z, w):
     """Weighted sparsemax of the scores ``z`` by bisection on the threshold."""
     if w.sum() == 0:
         return np.zeros_like(z)
+    # Relative to the largest score of positive weight: the same weights,
+    # and the unit of weight is not lost in the rounding of large scores.
+    z = z - z[w > 0].max()
     # sum w (z - tau)_+ falls from >= 1 at the low end to 0 at max(z).
     low = np.min(z) - 1.0 / w.sum()
     high = np.max(z)
@@ -420,3 +423,47 @@ def test_network_names_the_swapped_component():
         assert getattr(block, name) == getattr(unchanged, name)
     assert "Sparsemax(beta=0.25)" in str(robust.network_)
     assert "update_attention.distance.W_Q" in robust.network_.parameters()
+
+
+@pytest.mark.parametrize("scale, beta", [(1.0, 1.0), (1.0, 1e300), (1e8, 1e-16)])
+def test_a_member_of_no_weight_never_stands_for_the_nearest(scale, beta):
+    # At large beta the weight goes to the nearest member of positive weight;
+    # the nearer one of weight 0 gets none.
+    X = np.array([[0.0], [1.0], [3.0], [10.0], [11.0]]) * scale
+    w = np.array([0.0, 1.0, 1.0, 1.0, 1.0])
+    init = np.array([[0.0], [10.0]]) * scale
+    robust = TransformerRobustKMeans(2, beta=beta, init=init, max_iter=1, tol=0)
+    robust.fit(X, sample_weight=w)
+    _, expected, _ = reference_layer(X, w, init, beta)
+    assert expected[0, 0] == pytest.approx(scale)
+    assert_centers_close(robust.cluster_centers_, expected, X, 1e-12)
+    literal = robust.network_.forward(X, init, 1, sample_weight=w)
+    assert_centers_close(literal.centers, expected, X, 1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e9])
+def test_literal_replay_keeps_the_unit_of_weight_of_large_scores(scale):
+    # Scores -beta d / sqrt(D) of 1e18: the unit of weight the sparsemax
+    # shares must not vanish in their rounding.
+    X = np.array([[5.0], [6.0], [100.0], [101.0]]) * scale
+    init = np.array([[0.0], [100.0]]) * scale
+    robust = TransformerRobustKMeans(2, beta=1.0, init=init, max_iter=1, tol=0).fit(X)
+    literal = robust.network_.forward(X, robust.init_centers_, robust.n_iter_)
+    assert_centers_close(literal.centers, robust.cluster_centers_, X, 1e-12)
+    expected = np.array([5.0, 100.0]) * scale
+    np.testing.assert_allclose(robust.cluster_centers_.ravel(), expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_beta_zero_relocates_as_kmeans_bit_for_bit(weighted):
+    # An empty cluster takes the farthest point; at beta = 0 its old cluster
+    # loses it as k-means' does, to the last bit.
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    w = problem_weights(X, weighted)
+    init = np.vstack([X[:2], [[50.0, 50.0]]])
+    params = dict(init=init, max_iter=1, tol=0)
+    robust = TransformerRobustKMeans(3, beta=0.0, **params).fit(X, sample_weight=w)
+    kmeans = TransformerKMeans(3, **params).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(robust.cluster_centers_, kmeans.cluster_centers_)
+    np.testing.assert_array_equal(robust.labels_, kmeans.labels_)
+    assert robust.n_iter_ == kmeans.n_iter_
