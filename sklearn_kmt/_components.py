@@ -1482,18 +1482,21 @@ class MedoidSamplingAttention:
                 size=sample_weight.shape[0]
             )
         # The members cluster by cluster, each cluster's in increasing index.
-        by_cluster = members[np.argsort(_small_labels(labels[members]), kind="stable")]
-        current, drawn = self._candidates(labels, by_cluster, own, keys)
+        member_labels = _small_labels(labels[members])
+        by_cluster = members[np.argsort(member_labels, kind="stable")]
+        bounds = np.zeros(len(centers) + 1, dtype=np.intp)
+        np.cumsum(np.bincount(member_labels, minlength=len(centers)), out=bounds[1:])
+        current, drawn = self._candidates(by_cluster, bounds, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
-        costs = self._costs(points, labels, by_cluster, candidates, score)
+        costs = self._costs(points, labels, by_cluster, bounds, candidates, score)
         best = _first_per_group(
             np.lexsort((costs, candidate_cluster)), candidate_cluster
         )
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = points.dense_rows(candidates[best])
         weights = np.bincount(
-            labels[members], weights=sample_weight[members], minlength=len(centers)
+            member_labels, weights=sample_weight[members], minlength=len(centers)
         )
         farthest, empty = RelocationHead().moves(
             weights, points, labels, centers, score, stream_rows
@@ -1501,32 +1504,27 @@ class MedoidSamplingAttention:
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def _candidates(self, labels, by_cluster, own, keys):
+    def _candidates(self, by_cluster, bounds, own, keys):
         """Per cluster, in order of the clusters: the current medoid (the
         member of least ``own``, the first such), and the ``m`` members of
         largest finite ``keys`` (the Gumbel-top-m draw; ties by index).
         ``by_cluster`` holds the members cluster by cluster, each cluster's
-        in increasing index."""
-        bounds = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1, append=-1))
+        in increasing index, cluster ``j``'s from ``bounds[j]`` to
+        ``bounds[j + 1]``."""
+        own, keys = own[by_cluster], keys[by_cluster]
         current, drawn = [], []
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            cluster = by_cluster[start:stop]  # in increasing index
-            current.append(cluster[np.argmin(own[cluster])])
-            cluster_keys = keys[cluster]
-            if cluster.size > self.n_candidates:
-                top = np.argpartition(-cluster_keys, self.n_candidates - 1)
-                top = top[: self.n_candidates]
-            else:
-                top = np.arange(cluster.size)
-            top = top[np.lexsort((top, -cluster_keys[top]))]
-            chosen = cluster[top]
-            drawn.append(chosen[np.isfinite(keys[chosen])])
-        return np.array(current, dtype=np.intp), np.concatenate(drawn or [[]]).astype(
-            np.intp
-        )
+            if start == stop:
+                continue
+            current.append(start + np.argmin(own[start:stop]))
+            top = start + _largest(keys[start:stop], self.n_candidates)
+            top = top[np.lexsort((top, -keys[top]))]
+            drawn.append(top[np.isfinite(keys[top])])
+        current = by_cluster[np.array(current, dtype=np.intp)]
+        return current, by_cluster[np.concatenate(drawn or [[]]).astype(np.intp)]
 
     @staticmethod
-    def _costs(points, labels, by_cluster, candidates, score):
+    def _costs(points, labels, by_cluster, member_bounds, candidates, score):
         """Each candidate's total weighted dissimilarity to the members of
         its cluster.
 
@@ -1534,10 +1532,10 @@ class MedoidSamplingAttention:
         candidates only, in chunks of members whose dissimilarities take at
         most ``CHUNK_BYTES``: about ``n (m + 1)`` dissimilarities a layer,
         not ``n k (m + 1)``. Sparse data stays sparse. ``by_cluster`` holds
-        the members cluster by cluster.
+        the members cluster by cluster, cluster ``j``'s from
+        ``member_bounds[j]`` to ``member_bounds[j + 1]``.
         """
-        n_clusters = labels.max(initial=-1) + 1
-        member_bounds = np.searchsorted(labels[by_cluster], np.arange(n_clusters + 1))
+        n_clusters = member_bounds.shape[0] - 1
         candidate_cluster = labels[candidates]
         candidate_order = np.argsort(candidate_cluster, kind="stable")
         candidate_bounds = np.searchsorted(
@@ -1745,6 +1743,39 @@ class AugmentedEuclidean:
         if not self.squared:
             np.sqrt(distances, out=distances)
         return distances
+
+
+def _largest(keys, n_largest):
+    """Positions of the ``n_largest`` largest ``keys`` (all of them when
+    there are fewer), in no particular order; ties at the boundary (only
+    minus infinity, for sampling keys) go to any of them.
+
+    A threshold taken from a regular sample of a long array keeps, in all
+    likelihood, a few times ``n_largest`` keys, among which the largest
+    are; they are partitioned alone. A threshold that keeps too few (rare)
+    falls back to partitioning the whole array.
+    """
+    n_keys = keys.shape[0]
+    if n_keys <= n_largest:
+        return np.arange(n_keys)
+    stride = n_keys // (SAMPLE_PER_LARGEST * n_largest)
+    if stride > 1:
+        # The rank in the sample expected to leave KEPT_PER_LARGEST times
+        # n_largest keys at or above it.
+        sample = keys[::stride]
+        rank = -(-KEPT_PER_LARGEST * n_largest // stride)
+        threshold = np.partition(sample, sample.shape[0] - rank)[-rank]
+        kept = np.flatnonzero(keys >= threshold)
+        if kept.shape[0] >= n_largest:
+            top = np.argpartition(keys[kept], kept.shape[0] - n_largest)
+            return kept[top[kept.shape[0] - n_largest :]]
+    return np.argpartition(keys, n_keys - n_largest)[n_keys - n_largest :]
+
+
+# How many keys per largest one the sample of _largest takes, and how many its
+# threshold is meant to keep.
+SAMPLE_PER_LARGEST = 64
+KEPT_PER_LARGEST = 4
 
 
 def _small_labels(labels):
