@@ -1542,12 +1542,13 @@ class MedoidSamplingAttention:
             candidate_cluster[candidate_order], np.arange(n_clusters + 1)
         )
         pairwise = candidate_dissimilarities(score, points)
+        # Every candidate, cluster by cluster, gathered at once.
+        ordered = pairwise.candidates(_gathered(points, candidates[candidate_order]))
         tasks = []
         for cluster in np.flatnonzero(np.diff(candidate_bounds)).tolist():
-            own = candidate_order[
-                candidate_bounds[cluster] : candidate_bounds[cluster + 1]
-            ]
-            own_points = pairwise.candidates(_gathered(points, candidates[own]))
+            first, stop = candidate_bounds[cluster], candidate_bounds[cluster + 1]
+            own = candidate_order[first:stop]
+            own_points = ordered[first:stop]
             cluster_members = by_cluster[
                 member_bounds[cluster] : member_bounds[cluster + 1]
             ]
