@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._components import pairwise_against
 from ._network import Network
 from ._streams import InMemoryStream, same_partition
 from ._tokens import (
@@ -771,7 +772,7 @@ class BaseTransformerKMeans(
                 self.n_clusters,
                 sample_weight,
                 random_state,
-                block.assign_attention.score.pairwise,
+                pairwise_against(block.assign_attention.score, X),
                 block.gate,
             )
         elif isinstance(init, str) and init == "k-means++":

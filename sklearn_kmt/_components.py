@@ -1541,7 +1541,7 @@ class MedoidSamplingAttention:
         candidate_bounds = np.searchsorted(
             candidate_cluster[candidate_order], np.arange(n_clusters + 1)
         )
-        pairwise = candidate_dissimilarities(score, points)
+        pairwise = candidate_dissimilarities(score, points.is_sparse)
         # Every candidate, cluster by cluster, gathered at once.
         ordered = pairwise.candidates(_gathered(points, candidates[candidate_order]))
         tasks = []
@@ -1670,15 +1670,36 @@ def _gathered(points, rows):
     return np.take(points.data, rows, axis=0)
 
 
-def candidate_dissimilarities(score, points):
+def candidate_dissimilarities(score, sparse):
     """How a sampling update scores members against candidates: through
     augmented products for the Euclidean scores on dense data
     (:class:`AugmentedEuclidean`), otherwise through ``score.pairwise``
     (:class:`ScorePairwise`)."""
     euclidean = type(score) in (SquaredEuclideanScore, EuclideanScore)
-    if euclidean and not points.is_sparse:
+    if euclidean and not sparse:
         return AugmentedEuclidean(squared=score.dissimilarity_degree == 2)
     return ScorePairwise(score)
+
+
+def pairwise_against(score, X):
+    """``score.pairwise`` for a seeding that scores the same ``X`` against
+    a few centers at a time, many times: the rows of ``X`` are prepared for
+    :func:`candidate_dissimilarities` once.
+
+    Returns
+    -------
+    dissimilarity : callable
+        ``dissimilarity(X, centers)``, for this ``X`` only.
+    """
+    pairwise = candidate_dissimilarities(score, sp.issparse(X))
+    rows = pairwise.rows(X)
+
+    def dissimilarity(points, centers):
+        if points is not X:
+            raise ValueError("the dissimilarity was prepared for other points")
+        return pairwise(rows, pairwise.candidates(centers))
+
+    return dissimilarity
 
 
 @dataclass(frozen=True)
