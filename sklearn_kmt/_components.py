@@ -44,7 +44,13 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._gemm import biased_products, first_best_keys
-from ._streams import MIN_THREADED_PRODUCT, Reduction, chunk_n_rows, stream
+from ._streams import (
+    MIN_THREADED_PRODUCT,
+    Reduction,
+    chunk_n_rows,
+    stream,
+    threaded,
+)
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -1471,21 +1477,39 @@ class MedoidSamplingAttention:
         points, labels, score = members
         stream_rows = chunk_n_rows(points, len(centers))
         sample_weight = points.sample_weight
-        members = np.flatnonzero(labels >= 0)
-        # The current medoid is the member at the centroid's coordinates; the
-        # nearest member stands in for a centroid that is not a sample yet.
-        own = _COORDINATES.dissimilarity_to_assigned(
-            points, centers, labels, stream_rows
-        )
-        with np.errstate(divide="ignore"):
-            keys = np.log(sample_weight) + random_state.gumbel(
-                size=sample_weight.shape[0]
+
+        def clusters():
+            # The members cluster by cluster, each cluster's in increasing
+            # index, with their distance to their centroid (the current medoid
+            # is the member at the centroid's coordinates; the nearest member
+            # stands in for a centroid not a sample yet) and each cluster's
+            # weight.
+            members = np.flatnonzero(labels >= 0)
+            member_labels = _small_labels(labels[members])
+            by_cluster = members[np.argsort(member_labels, kind="stable")]
+            bounds = np.zeros(len(centers) + 1, dtype=np.intp)
+            counts = np.bincount(member_labels, minlength=len(centers))
+            np.cumsum(counts, out=bounds[1:])
+            own = _COORDINATES.dissimilarity_to_assigned(
+                points, centers, labels, stream_rows
             )
-        # The members cluster by cluster, each cluster's in increasing index.
-        member_labels = _small_labels(labels[members])
-        by_cluster = members[np.argsort(member_labels, kind="stable")]
-        bounds = np.zeros(len(centers) + 1, dtype=np.intp)
-        np.cumsum(np.bincount(member_labels, minlength=len(centers)), out=bounds[1:])
+            weights = np.bincount(
+                member_labels, weights=sample_weight[members], minlength=len(centers)
+            )
+            return by_cluster, bounds, own[by_cluster], weights
+
+        def sampling_keys():
+            with np.errstate(divide="ignore"):
+                return np.log(sample_weight) + random_state.gumbel(
+                    size=sample_weight.shape[0]
+                )
+
+        # Neither needs the other: on a layer worth threads, the noise is
+        # drawn on a worker thread while the clusters are read.
+        tasks = [clusters, sampling_keys]
+        (by_cluster, bounds, own, weights), keys = stream(
+            _called, tasks, threaded(points, len(centers))
+        )
         current, drawn = self._candidates(by_cluster, bounds, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
@@ -1495,9 +1519,6 @@ class MedoidSamplingAttention:
         )
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = points.dense_rows(candidates[best])
-        weights = np.bincount(
-            member_labels, weights=sample_weight[members], minlength=len(centers)
-        )
         farthest, empty = RelocationHead().moves(
             weights, points, labels, centers, score, stream_rows
         )
@@ -1510,8 +1531,8 @@ class MedoidSamplingAttention:
         largest finite ``keys`` (the Gumbel-top-m draw; ties by index).
         ``by_cluster`` holds the members cluster by cluster, each cluster's
         in increasing index, cluster ``j``'s from ``bounds[j]`` to
-        ``bounds[j + 1]``."""
-        own, keys = own[by_cluster], keys[by_cluster]
+        ``bounds[j + 1]``; ``own`` is in that order, ``keys`` by token."""
+        keys = keys[by_cluster]
         current, drawn = [], []
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             if start == stop:
@@ -1765,6 +1786,11 @@ class AugmentedEuclidean:
         if not self.squared:
             np.sqrt(distances, out=distances)
         return distances
+
+
+def _called(function):
+    """``function()``: the task of a stream whose chunks are functions."""
+    return function()
 
 
 def _largest(keys, n_largest):
