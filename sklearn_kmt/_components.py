@@ -53,6 +53,7 @@ from ._streams import (
 )
 from ._tokens import (
     CACHE_BYTES,
+    CHUNK_BYTES,
     OneHotSlots,
     SoftSlots,
     dot_with_assigned,
@@ -1549,13 +1550,11 @@ class MedoidSamplingAttention:
         its cluster.
 
         The members of a cluster are scored against that cluster's
-        candidates only: about ``n (m + 1)`` dissimilarities a layer, not
-        ``n k (m + 1)``. They come in chunks of members whose dissimilarities
-        take at most half of ``CACHE_BYTES``, so that the passes after the
-        product (clipping, square root, weighted sum) read them from cache.
-        Sparse data stays sparse. ``by_cluster`` holds the members cluster by
-        cluster, cluster ``j``'s from ``member_bounds[j]`` to
-        ``member_bounds[j + 1]``.
+        candidates only, in chunks of members whose dissimilarities take at
+        most ``CHUNK_BYTES``: about ``n (m + 1)`` dissimilarities a layer,
+        not ``n k (m + 1)``. Sparse data stays sparse. ``by_cluster`` holds
+        the members cluster by cluster, cluster ``j``'s from
+        ``member_bounds[j]`` to ``member_bounds[j + 1]``.
         """
         n_clusters = member_bounds.shape[0] - 1
         candidate_cluster = labels[candidates]
@@ -1574,7 +1573,7 @@ class MedoidSamplingAttention:
             cluster_members = by_cluster[
                 member_bounds[cluster] : member_bounds[cluster + 1]
             ]
-            rows_per_chunk = max(1, CACHE_BYTES // 2 // (8 * own.size))
+            rows_per_chunk = max(1, CHUNK_BYTES // (8 * own.size))
             for start in range(0, cluster_members.size, rows_per_chunk):
                 rows = cluster_members[start : start + rows_per_chunk]
                 tasks.append((own, own_points, rows))
