@@ -32,8 +32,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._components import pairwise_against
 from ._network import Network
-from ._streams import InMemoryStream, same_partition
+from ._streams import InMemoryStream, same_partition, single_threaded_blas
 from ._tokens import (
     PointTokens,
     largest_magnitude,
@@ -771,14 +772,18 @@ class BaseTransformerKMeans(
         """
         plain = block.gate is None and init == "k-means++"
         if isinstance(init, str) and init.endswith("++") and not plain:
-            centers = greedy_plusplus(
-                X,
-                self.n_clusters,
-                sample_weight,
-                random_state,
-                block.assign_attention.score.pairwise,
-                block.gate,
-            )
+            # Its products, of the data with a few candidates, are too thin
+            # for BLAS threads, which then spin between them on the cores
+            # the seeding needs.
+            with single_threaded_blas():
+                centers = greedy_plusplus(
+                    X,
+                    self.n_clusters,
+                    sample_weight,
+                    random_state,
+                    pairwise_against(block.assign_attention.score, X),
+                    block.gate,
+                )
         elif isinstance(init, str) and init == "k-means++":
             centers, _ = kmeans_plusplus(
                 X,

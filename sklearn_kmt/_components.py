@@ -44,7 +44,13 @@ from sklearn.metrics.pairwise import (
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from ._gemm import biased_products, first_best_keys
-from ._streams import MIN_THREADED_PRODUCT, Reduction, chunk_n_rows, stream
+from ._streams import (
+    MIN_THREADED_PRODUCT,
+    Reduction,
+    chunk_n_rows,
+    stream,
+    threaded,
+)
 from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
@@ -1968,62 +1974,75 @@ class MedoidSamplingAttention:
         points, labels, score = members
         stream_rows = chunk_n_rows(points, len(centers))
         sample_weight = points.sample_weight
-        members = np.flatnonzero(labels >= 0)
-        # The current medoid is the member at the centroid's coordinates; the
-        # nearest member stands in for a centroid that is not a sample yet.
-        own = _COORDINATES.dissimilarity_to_assigned(
-            points, centers, labels, stream_rows
-        )
-        with np.errstate(divide="ignore"):
-            keys = np.log(sample_weight) + random_state.gumbel(
-                size=sample_weight.shape[0]
+
+        def clusters():
+            # The members cluster by cluster, each cluster's in increasing
+            # index, with their distance to their centroid (the current medoid
+            # is the member at the centroid's coordinates; the nearest member
+            # stands in for a centroid not a sample yet) and each cluster's
+            # weight.
+            members = np.flatnonzero(labels >= 0)
+            member_labels = _small_labels(labels[members])
+            by_cluster = members[np.argsort(member_labels, kind="stable")]
+            bounds = np.zeros(len(centers) + 1, dtype=np.intp)
+            counts = np.bincount(member_labels, minlength=len(centers))
+            np.cumsum(counts, out=bounds[1:])
+            own = _COORDINATES.dissimilarity_to_assigned(
+                points, centers, labels, stream_rows
             )
-        # The members cluster by cluster, each cluster's in increasing index.
-        by_cluster = members[np.argsort(_small_labels(labels[members]), kind="stable")]
-        current, drawn = self._candidates(labels, by_cluster, own, keys)
+            weights = np.bincount(
+                member_labels, weights=sample_weight[members], minlength=len(centers)
+            )
+            return by_cluster, bounds, own[by_cluster], weights
+
+        def sampling_keys():
+            with np.errstate(divide="ignore"):
+                return np.log(sample_weight) + random_state.gumbel(
+                    size=sample_weight.shape[0]
+                )
+
+        # Neither needs the other: on a layer worth threads, the noise is
+        # drawn on a worker thread while the clusters are read.
+        tasks = [clusters, sampling_keys]
+        (by_cluster, bounds, own, weights), keys = stream(
+            _called, tasks, threaded(points, len(centers))
+        )
+        current, drawn = self._candidates(by_cluster, bounds, own, keys)
         candidates = np.concatenate([current, drawn])
         candidate_cluster = labels[candidates]
-        costs = self._costs(points, labels, by_cluster, candidates, score)
+        costs = self._costs(points, labels, by_cluster, bounds, candidates, score)
         best = _first_per_group(
             np.lexsort((costs, candidate_cluster)), candidate_cluster
         )
         new_centers = centers.copy()
         new_centers[candidate_cluster[best]] = points.dense_rows(candidates[best])
-        weights = np.bincount(
-            labels[members], weights=sample_weight[members], minlength=len(centers)
-        )
         farthest, empty = RelocationHead().moves(
             weights, points, labels, centers, score, stream_rows
         )
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def _candidates(self, labels, by_cluster, own, keys):
+    def _candidates(self, by_cluster, bounds, own, keys):
         """Per cluster, in order of the clusters: the current medoid (the
         member of least ``own``, the first such), and the ``m`` members of
         largest finite ``keys`` (the Gumbel-top-m draw; ties by index).
         ``by_cluster`` holds the members cluster by cluster, each cluster's
-        in increasing index."""
-        bounds = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1, append=-1))
+        in increasing index, cluster ``j``'s from ``bounds[j]`` to
+        ``bounds[j + 1]``; ``own`` is in that order, ``keys`` by token."""
+        keys = keys[by_cluster]
         current, drawn = [], []
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            cluster = by_cluster[start:stop]  # in increasing index
-            current.append(cluster[np.argmin(own[cluster])])
-            cluster_keys = keys[cluster]
-            if cluster.size > self.n_candidates:
-                top = np.argpartition(-cluster_keys, self.n_candidates - 1)
-                top = top[: self.n_candidates]
-            else:
-                top = np.arange(cluster.size)
-            top = top[np.lexsort((top, -cluster_keys[top]))]
-            chosen = cluster[top]
-            drawn.append(chosen[np.isfinite(keys[chosen])])
-        return np.array(current, dtype=np.intp), np.concatenate(drawn or [[]]).astype(
-            np.intp
-        )
+            if start == stop:
+                continue
+            current.append(start + np.argmin(own[start:stop]))
+            top = start + _largest(keys[start:stop], self.n_candidates)
+            top = top[np.lexsort((top, -keys[top]))]
+            drawn.append(top[np.isfinite(keys[top])])
+        current = by_cluster[np.array(current, dtype=np.intp)]
+        return current, by_cluster[np.concatenate(drawn or [[]]).astype(np.intp)]
 
     @staticmethod
-    def _costs(points, labels, by_cluster, candidates, score):
+    def _costs(points, labels, by_cluster, member_bounds, candidates, score):
         """Each candidate's total weighted dissimilarity to the members of
         its cluster.
 
@@ -2031,21 +2050,23 @@ class MedoidSamplingAttention:
         candidates only, in chunks of members whose dissimilarities take at
         most ``CHUNK_BYTES``: about ``n (m + 1)`` dissimilarities a layer,
         not ``n k (m + 1)``. Sparse data stays sparse. ``by_cluster`` holds
-        the members cluster by cluster.
+        the members cluster by cluster, cluster ``j``'s from
+        ``member_bounds[j]`` to ``member_bounds[j + 1]``.
         """
-        n_clusters = labels.max(initial=-1) + 1
-        member_bounds = np.searchsorted(labels[by_cluster], np.arange(n_clusters + 1))
+        n_clusters = member_bounds.shape[0] - 1
         candidate_cluster = labels[candidates]
         candidate_order = np.argsort(candidate_cluster, kind="stable")
         candidate_bounds = np.searchsorted(
             candidate_cluster[candidate_order], np.arange(n_clusters + 1)
         )
+        pairwise = candidate_dissimilarities(score, points.is_sparse)
+        # Every candidate, cluster by cluster, gathered at once.
+        ordered = pairwise.candidates(_gathered(points, candidates[candidate_order]))
         tasks = []
         for cluster in np.flatnonzero(np.diff(candidate_bounds)).tolist():
-            own = candidate_order[
-                candidate_bounds[cluster] : candidate_bounds[cluster + 1]
-            ]
-            own_points = points.chunk(candidates[own])
+            first, stop = candidate_bounds[cluster], candidate_bounds[cluster + 1]
+            own = candidate_order[first:stop]
+            own_points = ordered[first:stop]
             cluster_members = by_cluster[
                 member_bounds[cluster] : member_bounds[cluster + 1]
             ]
@@ -2056,8 +2077,8 @@ class MedoidSamplingAttention:
 
         def cost(task):
             _, own_points, rows = task
-            dissimilarities = score.pairwise(points.chunk(rows), own_points)
-            return points.sample_weight[rows] @ dissimilarities
+            members = pairwise.rows(_gathered(points, rows))
+            return points.sample_weight[rows] @ pairwise(members, own_points)
 
         # Worker threads, as a layer's chunks, when a chunk has the work;
         # added in task order whatever the threads.
@@ -2156,6 +2177,150 @@ class MedoidSamplingAttention:
 
 
 _COORDINATES = SquaredEuclideanScore()
+
+
+def _gathered(points, rows):
+    """The data part of the tokens ``rows`` (indices), as
+    ``points.chunk(rows)`` gives it; dense rows seen as they are are
+    gathered by ``np.take``, several times faster than fancy indexing."""
+    if points.is_sparse or points.scale is not None:
+        return points.chunk(rows)
+    return np.take(points.data, rows, axis=0)
+
+
+def candidate_dissimilarities(score, sparse):
+    """How a sampling update scores members against candidates: through
+    augmented products for the Euclidean scores on dense data
+    (:class:`AugmentedEuclidean`), otherwise through ``score.pairwise``
+    (:class:`ScorePairwise`)."""
+    euclidean = type(score) in (SquaredEuclideanScore, EuclideanScore)
+    if euclidean and not sparse:
+        return AugmentedEuclidean(squared=score.dissimilarity_degree == 2)
+    return ScorePairwise(score)
+
+
+def pairwise_against(score, X):
+    """``score.pairwise`` for a seeding that scores the same ``X`` against
+    a few centers at a time, many times: the rows of ``X`` are prepared for
+    :func:`candidate_dissimilarities` once.
+
+    Returns
+    -------
+    dissimilarity : callable
+        ``dissimilarity(X, centers)``, for this ``X`` only.
+    """
+    pairwise = candidate_dissimilarities(score, sp.issparse(X))
+    rows = pairwise.rows(X)
+
+    def dissimilarity(points, centers):
+        if points is not X:
+            raise ValueError("the dissimilarity was prepared for other points")
+        return pairwise(rows, pairwise.candidates(centers))
+
+    return dissimilarity
+
+
+@dataclass(frozen=True)
+class ScorePairwise:
+    """Dissimilarities of members to candidates by the score's own pairwise."""
+
+    score: object
+
+    @staticmethod
+    def rows(points):
+        return points
+
+    candidates = rows
+
+    def __call__(self, members, candidates):
+        return self.score.pairwise(members, candidates)
+
+
+@dataclass(frozen=True)
+class AugmentedEuclidean:
+    """Euclidean dissimilarities of members to candidates from one product.
+
+    A member is the row ``[x, ||x||^2, 1]`` and a candidate ``[-2 c, 1,
+    ||c||^2]``, both in float64, so that their product is ``||x||^2 - 2 x . c
+    + ||c||^2``: the sum that :func:`squared_distances_by_products` forms in
+    three passes over the dissimilarities (the product, then each norm added)
+    comes out of the product alone, and is then clipped at 0 (and its square
+    root taken, for the distance) in place.
+
+    Parameters
+    ----------
+    squared : bool
+        Whether the dissimilarity is the squared distance, else the distance.
+    """
+
+    squared: bool
+
+    @staticmethod
+    def rows(points):
+        """``[x, ||x||^2, 1]`` for each row of dense ``points``."""
+        augmented = np.empty((points.shape[0], points.shape[1] + 2))
+        data = augmented[:, :-2]
+        data[...] = points
+        augmented[:, -2] = np.einsum("ij,ij->i", data, data)
+        augmented[:, -1] = 1.0
+        return augmented
+
+    @staticmethod
+    def candidates(points):
+        """``[-2 c, 1, ||c||^2]`` for each row of dense ``points``."""
+        augmented = np.empty((points.shape[0], points.shape[1] + 2))
+        data = augmented[:, :-2]
+        data[...] = points
+        augmented[:, -2] = 1.0
+        augmented[:, -1] = np.einsum("ij,ij->i", data, data)
+        data *= -2.0
+        return augmented
+
+    def __call__(self, members, candidates):
+        """The dissimilarities, at least 0, of shape (members, candidates)."""
+        distances = members @ candidates.T
+        np.maximum(distances, 0.0, out=distances)
+        if not self.squared:
+            np.sqrt(distances, out=distances)
+        return distances
+
+
+def _called(function):
+    """``function()``: the task of a stream whose chunks are functions."""
+    return function()
+
+
+def _largest(keys, n_largest):
+    """Positions of the ``n_largest`` largest ``keys`` (all of them when
+    there are fewer), in no particular order; ties at the boundary (only
+    minus infinity, for sampling keys) go to any of them.
+
+    A threshold taken from a regular sample of a long array keeps, in all
+    likelihood, a few times ``n_largest`` keys, among which the largest
+    are; they are partitioned alone. A threshold that keeps too few (rare)
+    falls back to partitioning the whole array.
+    """
+    n_keys = keys.shape[0]
+    if n_keys <= n_largest:
+        return np.arange(n_keys)
+    stride = n_keys // (SAMPLE_PER_LARGEST * n_largest)
+    if stride > 1:
+        # The rank in the sample expected to leave KEPT_PER_LARGEST times
+        # n_largest keys at or above it.
+        sample = keys[::stride]
+        rank = -(-KEPT_PER_LARGEST * n_largest // stride)
+        threshold = np.partition(sample, sample.shape[0] - rank)[-rank]
+        kept = np.flatnonzero(keys >= threshold)
+        if kept.shape[0] >= n_largest:
+            top = np.argpartition(keys[kept], kept.shape[0] - n_largest)
+            return kept[top[kept.shape[0] - n_largest :]]
+    return np.argpartition(keys, n_keys - n_largest)[n_keys - n_largest :]
+
+
+# How many keys per largest one the sample of _largest takes, and how many its
+# threshold is meant to keep.
+SAMPLE_PER_LARGEST = 64
+KEPT_PER_LARGEST = 4
 
 
 def _small_labels(labels):

@@ -724,9 +724,17 @@ def test_candidates_are_scored_against_their_own_cluster_only(metric, container)
     )
     score = CountingScore(METRIC_SCORES[metric]())
     by_cluster = members[np.argsort(labels[members], kind="stable")]
+    bounds = np.r_[0, np.cumsum(np.bincount(labels[members], minlength=5))]
+    points = PointTokens(container(X), weights)
     costs = MedoidSamplingAttention._costs(
-        PointTokens(container(X), weights), labels, by_cluster, candidates, score
+        points, labels, by_cluster, bounds, candidates, score
     )
+    # Without the counting wrapper, the Euclidean scores on dense data take
+    # their own path (one product of augmented rows): the same costs.
+    direct_costs = MedoidSamplingAttention._costs(
+        points, labels, by_cluster, bounds, candidates, METRIC_SCORES[metric]()
+    )
+    assert_allclose(direct_costs, costs, rtol=1e-12, atol=1e-9)
     # The definition: a candidate's total weighted dissimilarity to the
     # members of its cluster.
     distance = {
@@ -756,3 +764,32 @@ def test_candidates_are_scored_against_their_own_cluster_only(metric, container)
         for j in range(5)
     )
     assert score.computed == expected_count
+
+
+@pytest.mark.parametrize("n_keys", [0, 5, 32, 33, 200, 5_000, 100_000])
+@pytest.mark.parametrize("n_minus_infinity", [0, 10, 4_990])
+def test_largest_keys_are_the_top_of_a_sort(n_keys, n_minus_infinity):
+    from sklearn_kmt._components import _largest
+
+    rng = np.random.RandomState(n_keys)
+    keys = rng.gumbel(size=n_keys)
+    keys[rng.permutation(n_keys)[:n_minus_infinity]] = -np.inf
+    n_largest = 32
+    top = _largest(keys, n_largest)
+    assert top.shape == (min(n_keys, n_largest),)
+    assert np.unique(top).shape == top.shape
+    expected = np.sort(keys)[::-1][:n_largest]
+    assert_array_equal(np.sort(keys[top])[::-1], expected)
+
+
+def test_largest_keys_fall_back_when_the_sample_threshold_keeps_too_few():
+    from sklearn_kmt._components import SAMPLE_PER_LARGEST, _largest
+
+    # Three keys far above the rest, all at sampled positions: the sample's
+    # threshold keeps those three only, and the whole array is partitioned.
+    n_keys, n_largest = 100_000, 32
+    stride = n_keys // (SAMPLE_PER_LARGEST * n_largest)
+    keys = np.random.RandomState(0).uniform(size=n_keys)
+    keys[[0, stride, 2 * stride]] = [10.0, 11.0, 12.0]
+    top = _largest(keys, n_largest)
+    assert_array_equal(np.sort(keys[top]), np.sort(keys)[-n_largest:])
