@@ -503,23 +503,35 @@ class DaskData:
     workers; and a verbose fit prints no per-layer objective (it would cost
     a pass over the data).
 
+    Centring, as in memory, may make a copy (``copy``): where the data is
+    held in the workers' memory (persisted), the centred data is persisted
+    too, one more copy of the data, so that each layer reads it instead of
+    centring every block anew; lazy data (possibly larger than the workers'
+    memory) and ``copy_x=False`` keep the centring in each layer's tasks.
+
     Parameters
     ----------
     X : dask.array.Array of shape (n_samples, n_features)
         Validated: floats, NumPy blocks, one chunk along the features.
+    centred : bool, default=False
+        Whether ``X`` is centred on its mean.
+    copy : bool, default=False
+        Whether the fit may keep a centred copy of data held in memory.
     """
 
     is_sparse = False
 
-    def __init__(self, X, centred=False):
+    def __init__(self, X, centred=False, copy=False):
         self.X = X
         self._centred = centred
+        self._copy = copy
         self._moments = None
 
     @classmethod
     def validated(cls, estimator, X, copy, block):
         """X checked as the layers of ``block`` read it (``n_features_in_``
-        set); a Dask array is never changed, so ``copy`` does not matter."""
+        set); a Dask array is never changed: ``copy`` says whether a centred
+        copy of it may be kept."""
         if not block.update_attention.averages:
             raise NotImplementedError(
                 f"{type(estimator).__name__} does not run on Dask arrays: its "
@@ -528,7 +540,7 @@ class DaskData:
                 "the whole point stream in one place in each layer, not a sum "
                 "of blockwise statistics."
             )
-        return cls(validated(estimator, X, reset=True))
+        return cls(validated(estimator, X, reset=True), copy=copy)
 
     @property
     def shape(self):
@@ -579,7 +591,10 @@ class DaskData:
         return self._largest_and_mean()[1]
 
     def centred(self, mean):
-        return DaskData(self.X - mean, centred=True)
+        centred = self.X - mean
+        if self._copy and _held_in_memory(self.X):
+            centred = centred.persist()
+        return DaskData(centred, centred=True)
 
     def restore(self, user_data, mean):
         """Nothing: the caller's Dask array is never changed."""
@@ -601,6 +616,9 @@ class DaskData:
         return float(scaled_tolerance(tol, DaskPoints(self.X, sample_weight), block))
 
     def stream(self, sample_weight, block, largest_value):
+        # The weights, one number per sample, are read by every layer:
+        # computed once, not in each layer's tasks.
+        sample_weight = sample_weight.persist()
         return DaskStream(DaskPoints(self.X, sample_weight), block.normalisation)
 
     @staticmethod
@@ -615,6 +633,23 @@ class DaskData:
     def report(block, stream, output):
         final = report(block, stream.dask_points, output.centers, output.labels)
         return final, int(np.count_nonzero(final.pop("cluster_sizes")))
+
+
+def _held_in_memory(X):
+    """Whether every block of ``X`` is already computed and held in memory
+    (a persisted array: its graph is one array, or one future of a
+    distributed cluster, per block)."""
+    held = (np.ndarray,)
+    try:
+        from distributed import Future
+    except ImportError:  # Dask's local schedulers hold arrays
+        pass
+    else:
+        held += (Future,)
+    graph = X.__dask_graph__()
+    return len(graph) == X.npartitions and all(
+        isinstance(value, held) for value in graph.values()
+    )
 
 
 def _test_data(estimator, X):

@@ -336,3 +336,24 @@ def test_dask_fit_warns_and_keeps_its_state_as_in_memory(client):
     np.testing.assert_array_equal(
         fitted["dask"].predict(X), fitted["memory"].predict(X)
     )
+
+
+def test_centred_copy_is_kept_only_for_data_held_in_memory(client):
+    from distributed import Future
+
+    from sklearn_kmt._dask import DaskData
+
+    lazy = da.random.RandomState(0).standard_normal((1_000, 3), chunks=(300, 3))
+    persisted = lazy.persist()
+    mean = np.zeros(3)
+
+    def kept(X, copy):
+        graph = DaskData(X, copy=copy).centred(mean).X.__dask_graph__()
+        return all(isinstance(value, Future) for value in graph.values())
+
+    # As KMeans' copy_x: a centred copy, here on the workers, when allowed;
+    # data not held in memory (maybe larger than it) is centred block by
+    # block in each layer instead.
+    assert kept(persisted, copy=True)
+    assert not kept(persisted, copy=False)
+    assert not kept(lazy, copy=True)
