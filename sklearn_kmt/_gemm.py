@@ -21,6 +21,7 @@ export cannot be read, the Python wrappers compute the same numbers.
 
 import ctypes
 import functools
+import threading
 
 import numpy as np
 import scipy.linalg.blas
@@ -110,7 +111,7 @@ def _address(array):
 KMEANS_BLOCK_ROWS = 256
 
 
-def biased_products(queries, keys, key_bias):
+def biased_products(queries, keys, key_bias, scratch=False):
     """``key_bias[j] + queries[i] . keys[j]`` for dense queries, shape (m, k).
 
     Parameters
@@ -119,6 +120,10 @@ def biased_products(queries, keys, key_bias):
     keys : ndarray of shape (k, n_features)
     key_bias : ndarray of shape (k,)
         Floating (float32 or float64); computed in their common type.
+    scratch : bool, default=False
+        Write the scores into this thread's scratch buffer (see
+        :func:`scratch_buffer`), for a caller that reads them before its
+        next call.
 
     Returns
     -------
@@ -133,7 +138,10 @@ def biased_products(queries, keys, key_bias):
     n_queries, n_features = queries.shape
     n_keys = keys.shape[0]
     # Column-major (k, m) is the row-major (m, k) that KMeans writes into.
-    scores = np.empty((n_keys, n_queries), dtype=dtype, order="F")
+    if scratch:
+        scores = scratch_buffer("scores", (n_queries, n_keys), dtype).T
+    else:
+        scores = np.empty((n_keys, n_queries), dtype=dtype, order="F")
     key_bias = np.asarray(key_bias, dtype=dtype)
     if n_keys < SHORT_ROW_KEYS:
         _fill_with_copies(scores.T.reshape(-1), key_bias)
@@ -144,6 +152,28 @@ def biased_products(queries, keys, key_bias):
         if rows.stop > rows.start:
             _accumulate_products(scores[:, rows], keys, queries[rows])
     return scores.T
+
+
+_SCRATCH = threading.local()
+
+
+def scratch_buffer(name, shape, dtype):
+    """A C-ordered array of ``shape`` that this thread reuses from call to
+    call under ``name``: its values are those the last user left.
+
+    A chunk's scores are read at once and dropped; writing each chunk's into
+    the same memory spares the allocator a fresh block of pages per chunk,
+    which it may return to the system at once (as Dask's workers ask of it)
+    and fault in again at the next.
+    """
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    size = int(np.prod(shape))
+    buffer = buffers.get((name, np.dtype(dtype)))
+    if buffer is None or buffer.size < size:
+        buffer = buffers[(name, np.dtype(dtype))] = np.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
 
 
 def _accumulate_products(scores, keys, queries):
@@ -238,7 +268,8 @@ def first_best_keys(queries, keys, key_bias, largest_query_norm=None):
     n_keys, n_features = keys.shape
     dtype = np.result_type(queries.dtype, keys.dtype)
     if not key_major_pays(n_keys, n_features, dtype):
-        return np.argmax(biased_products(queries, keys, key_bias), axis=1)
+        scores = biased_products(queries, keys, key_bias, scratch=True)
+        return np.argmax(scores, axis=1)
     keys = keys.astype(dtype, copy=False)
     key_bias = np.asarray(key_bias, dtype=dtype)
     scores_by_key = _key_major_scores(queries, keys, key_bias)
@@ -271,7 +302,10 @@ def _summation_error_factor(dtype, n_terms):
 def _key_major_scores(queries, keys, key_bias):
     """``key_bias[j] + keys[j] . queries[i]`` by NumPy, shape (k, m): rounded
     in some order of its own, which :func:`first_best_keys` certifies."""
-    scores_by_key = keys @ queries.T
+    scores_by_key = scratch_buffer(
+        "scores", (keys.shape[0], queries.shape[0]), keys.dtype
+    )
+    np.matmul(keys, queries.T, out=scores_by_key)
     scores_by_key += key_bias[:, None]
     return scores_by_key
 
