@@ -8,7 +8,9 @@ from the same init array, for the same number of layers (``tol=0``,
 early), alternating, several times. The table gives the median fit time of
 each, the ratio of the medians (ours / dask-ml) with the spread of the
 per-repeat ratios, the iterations each ran, and how far apart their centers
-end.
+end; then, from one more (untimed) fit of each, the tasks the scheduler ran
+and the bytes the workers sent each other, per layer (the whole fit's,
+divided by its iterations: setup and final reductions included).
 
 dask-ml is an optional dependency of this benchmark only
 (``pip install ".[bench]"``); without it, or when its KMeans fails with the
@@ -26,7 +28,7 @@ import time
 import dask.array as da
 import numpy as np
 import sklearn
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, get_task_stream
 
 from sklearn_kmt import TransformerKMeans
 
@@ -63,6 +65,19 @@ def timed_fit(estimator, X):
     return time.perf_counter() - start
 
 
+def traffic(client, make_estimator, X):
+    """Tasks run and bytes sent between workers, per layer, by one fit."""
+
+    def sent(dask_worker):
+        return dask_worker.transfer_outgoing_bytes_total
+
+    before = sum(client.run(sent).values())
+    with get_task_stream() as tasks:
+        estimator = make_estimator().fit(X)
+    moved = sum(client.run(sent).values()) - before
+    return len(tasks.data) / estimator.n_iter_, moved / estimator.n_iter_
+
+
 def compare(theirs_class, n_samples, n_features, n_clusters, rows, layers, repeats):
     X = da.random.RandomState(0).standard_normal(
         (n_samples, n_features), chunks=(rows, n_features)
@@ -81,6 +96,22 @@ def compare(theirs_class, n_samples, n_features, n_clusters, rows, layers, repea
             )
             theirs.append(timed_fit(theirs_model, X))
     row = {"ours": np.median(ours), "ours_iter": ours_model.n_iter_}
+    client = Client.current()
+    row["ours_traffic"] = traffic(
+        client,
+        lambda: TransformerKMeans(
+            n_clusters, init=init, n_init=1, max_iter=layers, tol=0
+        ),
+        X,
+    )
+    if theirs_class is not None:
+        row["theirs_traffic"] = traffic(
+            client,
+            lambda: theirs_class(
+                n_clusters=n_clusters, init=init, max_iter=layers, tol=0
+            ),
+            X,
+        )
     if theirs_class is not None:
         ratios = np.array(ours) / np.array(theirs)
         row.update(
@@ -129,6 +160,7 @@ def main(argv=None):
         )
         print(header)
         print("-" * len(header))
+        traffic_rows = []
         for n_samples, n_features, n_clusters, rows in grid:
             row = compare(
                 theirs_class,
@@ -143,6 +175,7 @@ def main(argv=None):
                 f"{n_samples:>9} {n_features:>4} {n_clusters:>4} {rows:>10} "
                 f"{row['ours']:>9.3f}"
             )
+            traffic_rows.append((n_samples, n_features, n_clusters, row))
             if theirs_class is None:
                 print(f"{start} {'-':>11} {'-':>6} {'-':>11} {row['ours_iter']:>7}")
                 continue
@@ -153,6 +186,21 @@ def main(argv=None):
                 f"{spread:>11} {iters:>7} {row['center_gap']:>16.2e}",
                 flush=True,
             )
+        print("\nper layer, one more fit of each: tasks run, MiB sent between workers")
+        print(
+            f"{'n':>9} {'d':>4} {'k':>4} {'ours tasks':>10} {'ours MiB':>9}"
+            f" {'dask-ml tasks':>13} {'dask-ml MiB':>11}"
+        )
+        for n_samples, n_features, n_clusters, row in traffic_rows:
+            tasks, moved = row["ours_traffic"]
+            line = (
+                f"{n_samples:>9} {n_features:>4} {n_clusters:>4} {tasks:>10.1f}"
+                f" {moved / 2**20:>9.2f}"
+            )
+            if "theirs_traffic" in row:
+                tasks, moved = row["theirs_traffic"]
+                line += f" {tasks:>13.1f} {moved / 2**20:>11.2f}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

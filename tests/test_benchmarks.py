@@ -77,9 +77,15 @@ def test_dask_compare_quick(monkeypatch, capsys):
     pytest.importorskip("distributed")
     out = run("dask_compare.py", ["--quick", "--layers", "3"], monkeypatch, capsys)
     assert "2 worker processes" in out
-    rows = [line.split() for line in out.splitlines()]
+    times, traffic = out.split("per layer, one more fit of each")
+    rows = [line.split() for line in times.splitlines()]
     rows = [row for row in rows if row and row[0].isdigit() and row[1] != "layers"]
     assert len(rows) == 1
+    # Tasks and MiB per layer: at least a task a block, bytes not negative.
+    traffic_rows = [line.split() for line in traffic.splitlines()[2:]]
+    assert [row[:3] for row in traffic_rows] == [rows[0][:3]]
+    assert all(float(value) >= 0 for value in traffic_rows[0][3:])
+    assert float(traffic_rows[0][3]) >= 4
     ours = float(rows[0][4])
     assert ours > 0
     if "dask-ml" in out and "fails" not in out and "not installed" not in out:
