@@ -32,7 +32,7 @@ over a stream of row chunks of point tokens (see
 
 import math
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -1542,20 +1542,17 @@ class SparsemaxMembers:
     """
 
     def __init__(self, stream, slots):
-        n_clusters = len(slots.centers)
         self.stream = stream
         self.slots = slots
         self.dissimilarities = stream.dissimilarities(slots)
-        self.weights = stream.reduce(
-            Reduction(
-                offer=lambda points, labels: _weight_per_cluster(
-                    points, labels, n_clusters
-                ),
-                combine=lambda *offers: np.sum(offers, axis=0),
-            ),
-            stream.labels(slots),
-        )
         self._moves = None
+
+    @cached_property
+    def weights(self):
+        """Each centroid's total sample weight, read when a relocation head
+        asks which are empty."""
+        labels = self.stream.labels(self.slots)
+        return _weight_per_cluster(self.stream, labels, len(self.slots.centers))
 
     def move(self, source, target, values, weights, index):
         """Rewrite the slots of the points ``index`` to name ``target``."""
@@ -1606,16 +1603,7 @@ class SparsemaxMembers:
         stream, labels = self.stream, self.stream.labels(self.slots)
         n_clusters = len(self.slots.centers)
         key_weight = self._key_weight(sparsemax, labels)
-        totals = stream.reduce(
-            Reduction(
-                offer=lambda points, labels, key_weight: _weight_per_cluster(
-                    points, labels, n_clusters, key_weight
-                ),
-                combine=lambda *offers: np.sum(offers, axis=0),
-            ),
-            labels,
-            key_weight,
-        )
+        totals = _weight_per_cluster(stream, labels, n_clusters, key_weight)
 
         def normalised(points, labels, key_weight):
             total = totals[np.maximum(labels, 0)]
@@ -1625,16 +1613,24 @@ class SparsemaxMembers:
         return stream.map(normalised, labels, key_weight)
 
 
-def _weight_per_cluster(points, labels, n_clusters, weight=None):
-    """The total weight (the sample weight unless ``weight``) of each
-    cluster's members."""
-    weight = points.sample_weight if weight is None else weight
-    members = labels >= 0
-    return np.bincount(
-        labels[members],
-        weights=weight[members].astype(np.float64),
-        minlength=n_clusters,
-    )
+def _weight_per_cluster(stream, labels, n_clusters, *key_weight):
+    """The total weight of each cluster's members (their sample weights, or
+    ``key_weight`` held per point), reduced over the stream from the
+    ``labels`` it holds."""
+
+    def offer(points, labels, *key_weight):
+        weight = key_weight[0] if key_weight else points.sample_weight
+        members = labels >= 0
+        return np.bincount(
+            labels[members],
+            weights=weight[members].astype(np.float64),
+            minlength=n_clusters,
+        )
+
+    def combine(*offers):
+        return np.sum(offers, axis=0)
+
+    return stream.reduce(Reduction(offer, combine), labels, *key_weight)
 
 
 @dataclass(frozen=True, repr=False)
