@@ -641,15 +641,18 @@ class BaseTransformerKMeans(
         shift = scale_exponent(
             largest_data, largest, data.dtype, n_features, total_weight
         )
+        # The caller's array, centred in place, is given back as soon as
+        # the layers will not read it: on failure, or once scaled anew.
+        centred_in_place = centring and data is given and not self.copy_x
         if shift is None:
-            if centring and data is given and not self.copy_x:
+            if centred_in_place:
                 given.restore(given, data_mean)
             if largest_given is None:
                 largest_given = math.ldexp(largest_data, -first_shift)
             raise self._too_far_error(init, largest_given, data.dtype)
         if shift:
             scaled = data.times_power_of_two(shift)
-            if centring and data is given and not self.copy_x:
+            if centred_in_place:
                 given.restore(given, data_mean)
             data = scaled
             if centers is not None:
