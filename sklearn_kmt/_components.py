@@ -2252,25 +2252,28 @@ class AugmentedEuclidean:
     squared: bool
 
     @staticmethod
-    def rows(points):
-        """``[x, ||x||^2, 1]`` for each row of dense ``points``."""
+    def _augmented(points, factor, norm_column):
+        """``factor`` times each row of dense ``points`` in float64, followed
+        by two columns, ones and the rows' squared norms (in column
+        ``norm_column``, -2 or -1)."""
         augmented = np.empty((points.shape[0], points.shape[1] + 2))
         data = augmented[:, :-2]
         data[...] = points
-        augmented[:, -2] = np.einsum("ij,ij->i", data, data)
-        augmented[:, -1] = 1.0
+        augmented[:, -2:] = 1.0
+        augmented[:, norm_column] = np.einsum("ij,ij->i", data, data)
+        if factor != 1:
+            data *= factor
         return augmented
 
-    @staticmethod
-    def candidates(points):
+    @classmethod
+    def rows(cls, points):
+        """``[x, ||x||^2, 1]`` for each row of dense ``points``."""
+        return cls._augmented(points, 1.0, -2)
+
+    @classmethod
+    def candidates(cls, points):
         """``[-2 c, 1, ||c||^2]`` for each row of dense ``points``."""
-        augmented = np.empty((points.shape[0], points.shape[1] + 2))
-        data = augmented[:, :-2]
-        data[...] = points
-        augmented[:, -2] = 1.0
-        augmented[:, -1] = np.einsum("ij,ij->i", data, data)
-        data *= -2.0
-        return augmented
+        return cls._augmented(points, -2.0, -1)
 
     def __call__(self, members, candidates):
         """The dissimilarities, at least 0, of shape (members, candidates)."""

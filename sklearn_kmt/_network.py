@@ -132,7 +132,7 @@ router
             update.reads_distances or update.weighs_members
         ) and not self.assign_attention.normaliser.one_hot:
             raise ValueError(
-                f"The update attention ({self.update_attention!r}) weighs each "
+                f"The update attention ({update!r}) weighs each "
                 "cluster's members by their distance to its centroid, but the "
                 f"assignment attention's {self.assign_attention.normaliser!r} "
                 "writes soft slots, which name no members."
