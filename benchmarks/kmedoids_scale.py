@@ -4,8 +4,9 @@ Two tables, side by side in one run, on Gaussian blobs:
 
 1. Against FasterPAM (the ``kmedoids`` package, where installed) at small
    sizes, several seeds: our fit time and FasterPAM's, the latter including
-   its ``n x n`` distance matrix, their ratio, and the ratio of the
-   objectives (total distance of the samples to their medoid).
+   its ``n x n`` distance matrix (medians of repeats taken in turn), the
+   median and range of their ratio, and the ratio of the objectives (total
+   distance of the samples to their medoid).
 2. Against scikit-learn's KMeans on the same data at larger sizes: both fit
    times (default parameters, the same ``random_state``) and their ratio,
    the number of layers, the peak memory of our fit as traced by Python's
@@ -44,39 +45,51 @@ def timed(fit):
     return result, time.perf_counter() - start
 
 
-def against_pam(n_samples, n_features, n_clusters, n_candidates, n_init, seed):
-    """Our fit and FasterPAM's (with its matrix) on one data set, or None
-    for FasterPAM without the ``kmedoids`` package."""
+def against_pam(n_samples, n_features, n_clusters, search, seed, repeats):
+    """Our fit and FasterPAM's (with its matrix) on one data set, ``repeats``
+    times each in turn, or ours alone without the ``kmedoids`` package."""
     X = blobs(n_samples, n_features, n_clusters, seed)
-    ours, seconds = timed(
-        lambda: TransformerKMedoids(
-            n_clusters, n_candidates=n_candidates, n_init=n_init, random_state=seed
-        ).fit(X)
-    )
-    row = {"n": n_samples, "seed": seed, "ours": seconds, "pam": None}
+
+    def ours():
+        return TransformerKMedoids(n_clusters, random_state=seed, **search).fit(X)
+
     try:
         import kmedoids
     except ImportError:
-        return row
+        fitted, seconds = timed(ours)
+        return {"n": n_samples, "seed": seed, "ours": seconds, "pam": None}
 
     def fasterpam():
         distances = pairwise_distances(X)
         return kmedoids.fasterpam(distances, n_clusters, random_state=seed)
 
-    pam, pam_seconds = timed(fasterpam)
-    # The same objective for both: the total distance to the medoids.
-    row["pam"] = pam_seconds
-    row["objective_ratio"] = ours.inertia_ / pam.loss
-    return row
+    times = {ours: [], fasterpam: []}
+    for repeat in range(repeats):
+        for fit in (ours, fasterpam) if repeat % 2 == 0 else (fasterpam, ours):
+            result, seconds = timed(fit)
+            times[fit].append(seconds)
+            if fit is ours:
+                fitted = result
+            else:
+                pam = result
+    ratios = np.array(times[ours]) / np.array(times[fasterpam])
+    return {
+        "n": n_samples,
+        "seed": seed,
+        "ours": np.median(times[ours]),
+        "pam": np.median(times[fasterpam]),
+        "ratio": np.median(ratios),
+        "ratio_range": (ratios.min(), ratios.max()),
+        # The same objective for both: the total distance to the medoids.
+        "objective_ratio": fitted.inertia_ / pam.loss,
+    }
 
 
-def against_kmeans(n_samples, n_features, n_clusters, n_candidates, n_init, seed):
+def against_kmeans(n_samples, n_features, n_clusters, search, seed):
     """Our fit and KMeans' on one data set, with our peak memory."""
     X = blobs(n_samples, n_features, n_clusters, seed)
     _, kmeans_seconds = timed(lambda: KMeans(n_clusters, random_state=seed).fit(X))
-    estimator = TransformerKMedoids(
-        n_clusters, n_candidates=n_candidates, n_init=n_init, random_state=seed
-    )
+    estimator = TransformerKMedoids(n_clusters, random_state=seed, **search)
     tracemalloc.start()
     _, seconds = timed(lambda: estimator.fit(X))
     peak = tracemalloc.get_traced_memory()[1]
@@ -113,17 +126,27 @@ def main(argv=None):
     )
     parser.add_argument("--n-features", type=int, default=10)
     parser.add_argument("--n-clusters", type=int, default=10)
-    parser.add_argument("--n-candidates", type=int, default=32)
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="fits of each, in turn, per PAM row"
+    )
+    defaults = TransformerKMedoids().get_params()
+    parser.add_argument("--n-candidates", type=int, default=defaults["n_candidates"])
+    parser.add_argument("--n-nearest", type=int, default=defaults["n_nearest"])
     parser.add_argument(
         "--n-init", default="auto", help='seedings per fit (default: "auto", 5)'
     )
     args = parser.parse_args(argv)
     n_init = args.n_init if args.n_init == "auto" else int(args.n_init)
+    search = {
+        "n_candidates": args.n_candidates,
+        "n_nearest": args.n_nearest,
+        "n_init": n_init,
+    }
 
     blas = [(m["internal_api"], m["num_threads"]) for m in threadpool_info()]
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}")
     print(f"threadpools: {blas}")
-    print(f"TransformerKMedoids: m={args.n_candidates}, n_init={n_init}\n")
+    print(f"TransformerKMedoids: {search}\n")
 
     print(
         f"against FasterPAM (its time includes the n x n distance matrix), "
@@ -131,7 +154,7 @@ def main(argv=None):
     )
     header = (
         f"{'n':>9} {'seed':>5} {'ours (s)':>9} {'PAM (s)':>9} {'ratio':>6} "
-        f"{'objective ours/PAM':>19}"
+        f"{'[range]':>13} {'objective ours/PAM':>19}"
     )
     print(header)
     print("-" * len(header))
@@ -142,18 +165,20 @@ def main(argv=None):
                 n_samples,
                 args.pam_features,
                 args.pam_clusters,
-                args.n_candidates,
-                n_init,
+                search,
                 seed,
+                args.repeats,
             )
             if row["pam"] is None:
                 missing = "(kmedoids not installed)"
                 print(f"{n_samples:>9} {seed:>5} {row['ours']:>9.3f}  {missing}")
                 continue
             objective_ratios.append(row["objective_ratio"])
+            low, high = row["ratio_range"]
             print(
                 f"{n_samples:>9} {seed:>5} {row['ours']:>9.3f} {row['pam']:>9.3f} "
-                f"{row['ours'] / row['pam']:>6.2f} {row['objective_ratio']:>19.4f}",
+                f"{row['ratio']:>6.2f} {f'[{low:.2f}-{high:.2f}]':>13} "
+                f"{row['objective_ratio']:>19.4f}",
                 flush=True,
             )
     if objective_ratios:
@@ -169,14 +194,7 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     for n_samples in args.sizes:
-        row = against_kmeans(
-            n_samples,
-            args.n_features,
-            args.n_clusters,
-            args.n_candidates,
-            n_init,
-            0,
-        )
+        row = against_kmeans(n_samples, args.n_features, args.n_clusters, search, 0)
         print(
             f"{row['n']:>9} {row['ours']:>9.2f} {row['kmeans']:>11.3f} "
             f"{row['ours'] / row['kmeans']:>6.1f} {row['layers']:>7} "
