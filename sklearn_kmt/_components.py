@@ -1893,6 +1893,11 @@ class MedoidSamplingAttention:
     n_candidates : int
         Number ``m`` of members each centroid samples per layer.
 
+    n_nearest : int, default=0
+        Number of the members nearest to the centroid, besides the current
+        medoid, that are candidates in every layer (a local search beside the
+        sampled one); 0 leaves the sampled search alone.
+
     Attributes
     ----------
     deterministic : bool
@@ -1916,6 +1921,13 @@ class MedoidSamplingAttention:
     centroid (the current medoid itself, once the centroids are data points),
     is scored by its total weighted dissimilarity to the members of the
     cluster; the centroid moves to the best, ties going to the current one.
+    A second head ranks the members of cluster ``j`` by their squared
+    distance to the centroid (the assignment score in the coordinates) and
+    takes a hardmax over its ``n_nearest + 1`` largest entries, ties by index:
+    the current medoid and its nearest members, candidates in every layer
+    (where a better medoid is most often found); the ``m`` drawn members are
+    drawn among the others. Candidates are ordered current medoid, nearest,
+    drawn, which settles ties in cost.
     The objective therefore never increases. The Gumbel noise comes from the
     random state the layer is applied with, held by the run (so that a replay
     gives it the same state), not by the component. A layer computes about
@@ -1932,13 +1944,14 @@ class MedoidSamplingAttention:
     ...               [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
     >>> kmedoids = TransformerKMedoids(n_clusters=2, random_state=0).fit(X)
     >>> kmedoids.network_.block.update_attention
-    MedoidSamplingAttention(n_candidates=32)
+    MedoidSamplingAttention(n_candidates=8, n_nearest=24)
     >>> is_sample = (kmedoids.cluster_centers_[:, None] == X[None]).all(axis=2)
     >>> bool(is_sample.any(axis=1).all())  # every centroid is a data point
     True
     """
 
     n_candidates: int
+    n_nearest: int = 0
 
     deterministic = False
     # Its output is a member, not a weighted mean (see
@@ -1983,13 +1996,13 @@ class MedoidSamplingAttention:
             bounds = np.zeros(len(centers) + 1, dtype=np.intp)
             counts = np.bincount(member_labels, minlength=len(centers))
             np.cumsum(counts, out=bounds[1:])
-            own = _COORDINATES.dissimilarity_to_assigned(
-                points, centers, labels, stream_rows
+            own, nearness = _own_and_nearness(
+                points, centers, labels, score, stream_rows
             )
             weights = np.bincount(
                 member_labels, weights=sample_weight[members], minlength=len(centers)
             )
-            return by_cluster, bounds, own[by_cluster], weights
+            return by_cluster, bounds, own[by_cluster], nearness[by_cluster], weights
 
         def sampling_keys():
             with np.errstate(divide="ignore"):
@@ -2000,11 +2013,11 @@ class MedoidSamplingAttention:
         # Neither needs the other: on a layer worth threads, the noise is
         # drawn on a worker thread while the clusters are read.
         tasks = [clusters, sampling_keys]
-        (by_cluster, bounds, own, weights), keys = stream(
+        (by_cluster, bounds, own, nearness, weights), keys = stream(
             _called, tasks, threaded(points, len(centers))
         )
-        current, drawn = self._candidates(by_cluster, bounds, own, keys)
-        candidates = np.concatenate([current, drawn])
+        current, others = self._candidates(by_cluster, bounds, own, nearness, keys)
+        candidates = np.concatenate([current, others])
         candidate_cluster = labels[candidates]
         costs = self._costs(points, labels, by_cluster, bounds, candidates, score)
         best = _first_per_group(
@@ -2018,24 +2031,34 @@ class MedoidSamplingAttention:
         new_centers[empty] = points.dense_rows(farthest)
         return new_centers
 
-    def _candidates(self, by_cluster, bounds, own, keys):
-        """Per cluster, in order of the clusters: the current medoid (the
-        member of least ``own``, the first such), and the ``m`` members of
-        largest finite ``keys`` (the Gumbel-top-m draw; ties by index).
+    def _candidates(self, by_cluster, bounds, own, nearness, keys):
+        """Per cluster, in order of the clusters: the current medoid, then the
+        other candidates, the ``n_nearest`` members of least ``nearness``
+        (in that order, see :func:`_current_and_nearest`) and the ``m``
+        members of largest finite ``keys`` among the rest (the Gumbel-top-m
+        draw, in decreasing key, ties to the smaller index).
+
         ``by_cluster`` holds the members cluster by cluster, each cluster's
         in increasing index, cluster ``j``'s from ``bounds[j]`` to
-        ``bounds[j + 1]``; ``own`` is in that order, ``keys`` by token."""
+        ``bounds[j + 1]``; ``own`` and ``nearness`` are in that order,
+        ``keys`` by token. Returns the current medoids and the other
+        candidates, as tokens.
+        """
         keys = keys[by_cluster]
-        current, drawn = [], []
+        current, others = [], []
         for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             if start == stop:
                 continue
-            current.append(start + np.argmin(own[start:stop]))
+            medoid, nearest = _current_and_nearest(
+                own[start:stop], nearness[start:stop], self.n_nearest
+            )
+            current.append(start + medoid)
+            keys[start + medoid] = keys[start + nearest] = -np.inf
             top = start + _largest(keys[start:stop], self.n_candidates)
             top = top[np.lexsort((top, -keys[top]))]
-            drawn.append(top[np.isfinite(keys[top])])
+            others += [start + nearest, top[np.isfinite(keys[top])]]
         current = by_cluster[np.array(current, dtype=np.intp)]
-        return current, by_cluster[np.concatenate(drawn or [[]]).astype(np.intp)]
+        return current, by_cluster[np.concatenate(others or [[]]).astype(np.intp)]
 
     @staticmethod
     def _costs(points, labels, by_cluster, member_bounds, candidates, score):
@@ -2058,6 +2081,7 @@ class MedoidSamplingAttention:
         pairwise = candidate_dissimilarities(score, points.is_sparse)
         # Every candidate, cluster by cluster, gathered at once.
         ordered = pairwise.candidates(_gathered(points, candidates[candidate_order]))
+        member_rows = pairwise.member_rows(points)
         tasks = []
         for cluster in np.flatnonzero(np.diff(candidate_bounds)).tolist():
             first, stop = candidate_bounds[cluster], candidate_bounds[cluster + 1]
@@ -2073,8 +2097,7 @@ class MedoidSamplingAttention:
 
         def cost(task):
             _, own_points, rows = task
-            members = pairwise.rows(_gathered(points, rows))
-            return points.sample_weight[rows] @ pairwise(members, own_points)
+            return points.sample_weight[rows] @ pairwise(member_rows(rows), own_points)
 
         # Worker threads, as a layer's chunks, when a chunk has the work;
         # added in task order whatever the threads.
@@ -2120,14 +2143,24 @@ class MedoidSamplingAttention:
         data = point_tokens[:, :n_features]
         centers = centroid_tokens[:, :n_features]
         members = np.isfinite(scores - noise)
+        # The second head's scores: minus each member's dissimilarity to the
+        # centroid its slot names (as the layer computes them).
+        labels = slot_labels(point_tokens[:, n_features:])
+        own, nearness = _own_and_nearness(
+            points, centers, labels, score, chunk_n_rows(points, centers.shape[0])
+        )
         candidates_map = np.zeros_like(scores)
         new_centroid_tokens = centroid_tokens.copy()
         for j in np.flatnonzero(members.any(axis=1)):
-            own = _COORDINATES.pairwise(data[members[j]], centers[j : j + 1]).ravel()
-            current = np.flatnonzero(members[j])[np.argmin(own)]
+            cluster = np.flatnonzero(members[j])
+            medoid, nearest = _current_and_nearest(
+                own[cluster], nearness[cluster], self.n_nearest
+            )
+            local = cluster[np.r_[medoid, nearest]]
+            scores[j, local] = -np.inf
             by_score = np.argsort(-scores[j], kind="stable")
             drawn = by_score[np.isfinite(scores[j, by_score])][: self.n_candidates]
-            candidates = np.concatenate([[current], drawn])
+            candidates = np.concatenate([local, drawn])
             candidates_map[j, candidates] = 1.0
             costs = points.sample_weight[members[j]] @ score.pairwise(
                 data[members[j]], data[candidates]
@@ -2136,7 +2169,7 @@ class MedoidSamplingAttention:
         farthest, empty = RelocationHead().moves(
             points.sample_weight @ point_tokens[:, n_features:],
             points,
-            slot_labels(point_tokens[:, n_features:]),
+            labels,
             centers,
             score,
             points.n_tokens,
@@ -2228,6 +2261,11 @@ class ScorePairwise:
 
     candidates = rows
 
+    @staticmethod
+    def member_rows(points):
+        """``member_rows(rows)``: the data part of the tokens ``rows``."""
+        return partial(_gathered, points)
+
     def __call__(self, members, candidates):
         return self.score.pairwise(members, candidates)
 
@@ -2275,6 +2313,15 @@ class AugmentedEuclidean:
         """``[-2 c, 1, ||c||^2]`` for each row of dense ``points``."""
         return cls._augmented(points, -2.0, -1)
 
+    @classmethod
+    def member_rows(cls, points):
+        """``member_rows(rows)``: the augmented rows of the tokens ``rows``,
+        gathered from those of every token, made once per run."""
+        augmented = points.derived(
+            "augmented rows", lambda points: cls.rows(points.chunk(slice(None)))
+        )
+        return partial(np.take, augmented, axis=0)
+
     def __call__(self, members, candidates):
         """The dissimilarities, at least 0, of shape (members, candidates)."""
         distances = members @ candidates.T
@@ -2320,6 +2367,47 @@ def _largest(keys, n_largest):
 # threshold is meant to keep.
 SAMPLE_PER_LARGEST = 64
 KEPT_PER_LARGEST = 4
+
+
+def _own_and_nearness(points, centers, labels, score, chunk_n_rows):
+    """Each point's squared distance to its centroid in the coordinates (the
+    current medoid is the member at the centroid's), and its dissimilarity
+    to it by ``score`` (what the nearest members are ranked by), the same
+    array when the two rank alike (the Euclidean scores)."""
+    own = _COORDINATES.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+    if isinstance(score, SquaredEuclideanScore):
+        return own, own
+    return own, score.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+
+
+def _current_and_nearest(own, nearness, n_nearest):
+    """Among the members of one cluster (in increasing index): the position
+    of the current medoid, the first of least ``own``, and those of the
+    ``n_nearest`` others of least ``nearness``, in increasing ``nearness``,
+    ties to the smaller index."""
+    medoid = np.argmin(own)
+    nearest = _smallest_first(nearness, n_nearest + 1)
+    return medoid, nearest[nearest != medoid][:n_nearest]
+
+
+def _smallest_first(values, n_smallest):
+    """Positions of the ``n_smallest`` smallest ``values`` (all of them when
+    there are fewer), in increasing value, ties in increasing position.
+
+    A partition finds them, and they alone are sorted; when the value at the
+    boundary is tied, the tie is decided by position.
+    """
+    if values.shape[0] <= n_smallest:
+        return np.argsort(values, kind="stable")
+    chosen = np.argpartition(values, n_smallest - 1)[:n_smallest]
+    threshold = values[chosen[n_smallest - 1]]
+    if np.count_nonzero(values <= threshold) > n_smallest:
+        # Values equal to the threshold lie on both sides of the partition:
+        # the first ones by position are taken.
+        below = np.flatnonzero(values < threshold)
+        at = np.flatnonzero(values == threshold)[: n_smallest - below.shape[0]]
+        chosen = np.concatenate([below, at])
+    return chosen[np.lexsort((chosen, values[chosen]))]
 
 
 def _small_labels(labels):

@@ -447,6 +447,15 @@ class PointTokens:
         self._normalised = normalised
         self._largest_value = largest_value
         self._directionless = None
+        self._derived = {}
+
+    def derived(self, name, compute):
+        """``compute(self)``, computed the first time it is asked for under
+        ``name`` and then kept with the tokens: what every layer of a run
+        reads again of tokens that do not change during it."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
 
     @property
     def largest_norm(self):

@@ -284,7 +284,7 @@ def test_cosine_medoid_indices_name_the_medoids_among_parallel_rows():
 def test_cosine_fit_on_parallel_rows_converges_before_max_iter():
     # Every row of a direction is an exact cosine medoid; the current medoid
     # is one of them, so no layer can improve on it and the loop must stop
-    # three layers after the first one.
+    # two layers after the first one.
     X = _rows_on_two_directions()
     km = TransformerKMedoids(2, metric="cosine", max_iter=30, random_state=0).fit(X)
     assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
@@ -353,17 +353,17 @@ def test_objective_never_increases_from_layer_to_layer(container_id, metric, cap
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_stops_three_layers_after_the_last_medoid_change(metric):
+def test_stops_two_layers_after_the_last_medoid_change(metric):
     X = np.random.RandomState(1).uniform(-1.0, 1.0, size=(300, 2))
     params = dict(n_clusters=6, metric=metric, n_candidates=4, n_init=1, random_state=0)
     final = TransformerKMedoids(**params).fit(X)
     n_layers = final.n_iter_
-    assert 4 < n_layers < final.max_iter
+    assert 3 < n_layers < final.max_iter
 
     # Trajectories are nested (see the test above): the medoids after
-    # n_layers - 3 layers are the final ones, those one layer earlier are not.
-    settled = TransformerKMedoids(max_iter=n_layers - 3, **params).fit(X)
-    before = TransformerKMedoids(max_iter=n_layers - 4, **params).fit(X)
+    # n_layers - 2 layers are the final ones, those one layer earlier are not.
+    settled = TransformerKMedoids(max_iter=n_layers - 2, **params).fit(X)
+    before = TransformerKMedoids(max_iter=n_layers - 3, **params).fit(X)
     assert_array_equal(settled.medoid_indices_, final.medoid_indices_)
     assert not np.array_equal(before.medoid_indices_, final.medoid_indices_)
 
@@ -437,10 +437,17 @@ def test_converged_medoids_are_exact_weighted_1_medoids(
     rng = np.random.RandomState(4)
     sample_weight = rng.uniform(0.2, 3.0, size=n_samples) if weighted else None
     w = _weights_or_ones(sample_weight, n_samples)
-    # n_candidates >= any cluster's size: every member is a candidate in
-    # every layer, so the medoid of a settled cluster minimises its cost.
+    # n_candidates + n_nearest >= any cluster's size: every member is a
+    # candidate in every layer, drawn or among the nearest, so the medoid of
+    # a settled cluster minimises its cost.
+    n_candidates, n_nearest = (1, n_samples) if weighted else (n_samples, 0)
     km = TransformerKMedoids(
-        4, metric=metric, n_candidates=n_samples, n_init=1, random_state=0
+        4,
+        metric=metric,
+        n_candidates=n_candidates,
+        n_nearest=n_nearest,
+        n_init=1,
+        random_state=0,
     )
     km.fit(to_container(container_id)(X_dense), sample_weight=sample_weight)
     assert km.n_iter_ < km.max_iter
@@ -565,6 +572,8 @@ def test_integer_weights_equal_repeated_rows(container_id, metric, to_container)
         ("metric", "l2"),
         ("n_candidates", 0),
         ("n_candidates", 2.5),
+        ("n_nearest", -1),
+        ("n_nearest", 1.5),
         ("init", "k-means++"),
         ("init", "bogus"),
     ],
@@ -793,3 +802,96 @@ def test_largest_keys_fall_back_when_the_sample_threshold_keeps_too_few():
     keys[[0, stride, 2 * stride]] = [10.0, 11.0, 12.0]
     top = _largest(keys, n_largest)
     assert_array_equal(np.sort(keys[top]), np.sort(keys)[-n_largest:])
+
+
+# ---------------------------------------------------------------------------
+# 13. The candidates: the medoid, its nearest members, draws among the rest
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_values", [0, 1, 7, 300])
+@pytest.mark.parametrize("n_distinct", [1, 3, 1000])
+def test_smallest_first_is_the_head_of_a_stable_sort(n_values, n_distinct):
+    from sklearn_kmt._components import _smallest_first
+
+    # Few distinct values: ties on both sides of every boundary.
+    values = np.random.RandomState(n_values).randint(0, n_distinct, n_values) / 7
+    for n_smallest in (1, 2, 5, 24, 299, 300, 400):
+        expected = np.argsort(values, kind="stable")[:n_smallest]
+        assert_array_equal(_smallest_first(values, n_smallest), expected)
+
+
+@pytest.mark.parametrize("n_nearest", [0, 1, 3, 50])
+@pytest.mark.parametrize("n_candidates", [1, 4, 50])
+def test_candidates_are_the_medoid_its_nearest_and_draws_among_the_rest(
+    n_candidates, n_nearest
+):
+    from sklearn_kmt._components import MedoidSamplingAttention
+
+    rng = np.random.RandomState(n_candidates + 10 * n_nearest)
+    n_tokens, n_clusters = 120, 5
+    labels = rng.randint(-1, n_clusters, n_tokens)
+    labels[labels == 3] = 2  # cluster 3 is empty
+    # Integer-valued distances: ties everywhere. The coordinates' distance
+    # (own) and the score's (nearness) differ, as for the cosine score.
+    own = rng.randint(0, 4, n_tokens).astype(float)
+    nearness = rng.randint(0, 5, n_tokens).astype(float)
+    keys = rng.gumbel(size=n_tokens)
+    keys[rng.uniform(size=n_tokens) < 0.2] = -np.inf  # weight 0: never drawn
+    members = np.flatnonzero(labels >= 0)
+    by_cluster = members[np.argsort(labels[members], kind="stable")]
+    bounds = np.r_[0, np.cumsum(np.bincount(labels[members], minlength=n_clusters))]
+
+    update = MedoidSamplingAttention(n_candidates, n_nearest)
+    current, others = update._candidates(
+        by_cluster, bounds, own[by_cluster], nearness[by_cluster], keys
+    )
+
+    # The definition, cluster by cluster in increasing index.
+    expected_current, expected_others = [], []
+    for j in range(n_clusters):
+        cluster = np.flatnonzero(labels == j)
+        if not cluster.size:
+            continue
+        medoid = cluster[np.argmin(own[cluster])]  # the first of least own
+        rest = sorted(set(cluster) - {medoid}, key=lambda i: (nearness[i], i))
+        nearest = rest[:n_nearest]
+        drawable = [i for i in rest[n_nearest:] if np.isfinite(keys[i])]
+        drawn = sorted(drawable, key=lambda i: (-keys[i], i))[:n_candidates]
+        expected_current.append(medoid)
+        expected_others += nearest + drawn
+    assert_array_equal(current, expected_current)
+    assert_array_equal(others, expected_others)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_literal_forward_replays_the_nearest_members_on_tied_data(metric, container):
+    # Integer points on a small grid, many of them repeated: distances to a
+    # medoid tie at every rank, so the replay must break ties as the fit does.
+    rng = np.random.RandomState(3)
+    X = rng.randint(0, 4, size=(150, 3)).astype(float) + 1.0
+    sample_weight = rng.randint(1, 4, 150).astype(float)
+    km = TransformerKMedoids(
+        5, metric=metric, n_candidates=2, n_nearest=3, n_init=1, random_state=0
+    ).fit(container(X), sample_weight=sample_weight)
+    output = km.network_.forward(
+        container(X), km.init_centers_, km.n_iter_, sample_weight=sample_weight
+    )
+    assert_array_equal(output.labels, km.labels_)
+    assert_array_equal(output.centers, km.cluster_centers_)
+
+
+def test_nearest_members_find_better_medoids_than_draws_alone():
+    # Each layer scores the same number of candidates; the local search
+    # settles lower on blobs, averaged over seedings (each fit is one
+    # seeding, and the two searches start from the same seeding).
+    X, _ = make_blobs(2000, 5, centers=6, cluster_std=2.0, random_state=0)
+    ratios = []
+    for seed in range(5):
+        params = dict(n_init=1, random_state=seed)
+        local = TransformerKMedoids(6, n_candidates=4, n_nearest=12, **params).fit(X)
+        drawn = TransformerKMedoids(6, n_candidates=16, n_nearest=0, **params).fit(X)
+        assert_array_equal(local.init_centers_, drawn.init_centers_)
+        ratios.append(local.inertia_ / drawn.inertia_)
+    assert np.mean(ratios) < 1.0, ratios
