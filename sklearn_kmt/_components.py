@@ -55,6 +55,7 @@ from ._tokens import (
     CACHE_BYTES,
     CHUNK_BYTES,
     OneHotSlots,
+    PointTokens,
     SoftSlots,
     dot_with_assigned,
     first_argmax,
@@ -1012,12 +1013,14 @@ class CosineScore:
     def dissimilarity_to_assigned(self, points, centers, labels, chunk_n_rows):
         """``1 - cos(x_i, c_{labels_i})`` for every point token."""
         dissimilarities = np.empty(points.n_tokens, dtype=points.dtype)
-        inverse_center_norms = inverse_norms(centers)
+        # The centers on the unit sphere, not their products with the points
+        # scaled after: a product of two tiny (or huge) rows would underflow
+        # (or overflow). Scaling the products by the points' inverse norms
+        # spares a copy of each chunk.
+        unit_centers = unit_rows(centers)
         for rows in points.rows(chunk_n_rows):
             chunk = points.chunk(rows)
-            # Scaling the products, not the rows: no copy of the chunk.
-            cosines = dot_with_assigned(chunk, centers, labels[rows])
-            cosines *= inverse_center_norms[labels[rows]]
+            cosines = dot_with_assigned(chunk, unit_centers, labels[rows])
             cosines *= inverse_norms(chunk)
             # A cosine may round above 1 (two equal rows): never below 0.
             dissimilarities[rows] = np.maximum(1 - cosines, 0)
@@ -1921,12 +1924,12 @@ class MedoidSamplingAttention:
     centroid (the current medoid itself, once the centroids are data points),
     is scored by its total weighted dissimilarity to the members of the
     cluster; the centroid moves to the best, ties going to the current one.
-    A second head ranks the members of cluster ``j`` by their squared
-    distance to the centroid (the assignment score in the coordinates) and
-    takes a hardmax over its ``n_nearest + 1`` largest entries, ties by index:
-    the current medoid and its nearest members, candidates in every layer
-    (where a better medoid is most often found); the ``m`` drawn members are
-    drawn among the others. Candidates are ordered current medoid, nearest,
+    A second head scores the members of cluster ``j`` by minus their
+    dissimilarity to the centroid (the assignment score) and takes a hardmax
+    over its ``n_nearest`` largest entries besides the current medoid, ties
+    by index: the medoid's nearest members, candidates in every layer (where
+    a better medoid is most often found); the ``m`` members are drawn among
+    the others. Candidates are ordered current medoid, nearest,
     drawn, which settles ties in cost.
     The objective therefore never increases. The Gumbel noise comes from the
     random state the layer is applied with, held by the run (so that a replay
@@ -2053,7 +2056,7 @@ class MedoidSamplingAttention:
                 own[start:stop], nearness[start:stop], self.n_nearest
             )
             current.append(start + medoid)
-            keys[start + medoid] = keys[start + nearest] = -np.inf
+            keys[start + np.r_[medoid, nearest]] = -np.inf
             top = start + _largest(keys[start:stop], self.n_candidates)
             top = top[np.lexsort((top, -keys[top]))]
             others += [start + nearest, top[np.isfinite(keys[top])]]
@@ -2122,30 +2125,34 @@ class MedoidSamplingAttention:
     ):
         """The sublayer applied to the token matrices as written.
 
-        Its slots are one-hot (``normaliser``, a hardmax, is not read);
-        the Gumbel noise comes from ``random_state``.
-        The head's scores ``log(e_j . y_i) + log w_i + g_i`` come from its
-        projections; a hardmax over the ``m`` largest of each row, with the
-        member nearest to the current centroid, gives the candidates, and the
-        one with the smallest total dissimilarity to the members is the
-        value written over the centroid's data block. Returns the new
-        centroid tokens and the sampling map (1 for every candidate).
+        Its slots are one-hot (``normaliser``, a hardmax, is not read), up to
+        the rounding of the erase head that averages identical tokens: the
+        head reads them rounded. The Gumbel noise comes from
+        ``random_state``. The sampling head's scores ``log(e_j . y_i) + log
+        w_i + g_i`` come from its projections; the second head's are minus
+        each member's dissimilarity to the centroid. The current medoid and
+        the ``n_nearest`` largest of the second head's, then the ``m``
+        largest of the sampling head's among the other members, are the
+        candidates (hardmaxes over the top of each row), and the one with
+        the smallest total dissimilarity to the members is the value written
+        over the centroid's data block. Returns the new centroid tokens and
+        the sampling map (1 for every candidate).
         """
         n_features = points.n_features
         weights = self.parameters(n_features, centroid_tokens.shape[0])
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
         noise = random_state.gumbel(size=points.n_tokens)
-        scores = log_of_product(
-            centroid_tokens @ weights["W_Q"].T, point_tokens @ weights["W_K"].T
-        )
-        scores += log_weight + noise
+        slots = np.rint(point_tokens @ weights["W_K"].T)
+        membership = (centroid_tokens @ weights["W_Q"].T) @ slots.T
+        members = membership > 0  # a member of weight 0 is one too
+        with np.errstate(divide="ignore"):
+            scores = np.log(membership) + log_weight + noise
         data = point_tokens[:, :n_features]
         centers = centroid_tokens[:, :n_features]
-        members = np.isfinite(scores - noise)
         # The second head's scores: minus each member's dissimilarity to the
         # centroid its slot names (as the layer computes them).
-        labels = slot_labels(point_tokens[:, n_features:])
+        labels = slot_labels(slots[:, n_features:])
         own, nearness = _own_and_nearness(
             points, centers, labels, score, chunk_n_rows(points, centers.shape[0])
         )
@@ -2167,7 +2174,7 @@ class MedoidSamplingAttention:
             )
             new_centroid_tokens[j, :n_features] = data[candidates[np.argmin(costs)]]
         farthest, empty = RelocationHead().moves(
-            points.sample_weight @ point_tokens[:, n_features:],
+            points.sample_weight @ slots[:, n_features:],
             points,
             labels,
             centers,
@@ -2189,7 +2196,7 @@ class MedoidSamplingAttention:
         indices = np.empty(centers.shape[0], dtype=np.intp)
         taken = np.zeros(points.n_tokens, dtype=bool)
         for j in range(centers.shape[0]):
-            distances = _COORDINATES.dissimilarity_to_assigned(
+            distances = _distance_in_coordinates(
                 points, centers, np.full(points.n_tokens, j), points.n_tokens
             )
             distances[taken] = np.inf
@@ -2316,7 +2323,11 @@ class AugmentedEuclidean:
     @classmethod
     def member_rows(cls, points):
         """``member_rows(rows)``: the augmented rows of the tokens ``rows``,
-        gathered from those of every token, made once per run."""
+        gathered from those of every token, made once per run when they take
+        at most ``HELD_ROWS_BYTES`` (else made for each chunk, as the
+        candidates are)."""
+        if points.n_tokens * (points.n_features + 2) * 8 > HELD_ROWS_BYTES:
+            return lambda rows: cls.rows(_gathered(points, rows))
         augmented = points.derived(
             "augmented rows", lambda points: cls.rows(points.chunk(slice(None)))
         )
@@ -2368,16 +2379,42 @@ def _largest(keys, n_largest):
 SAMPLE_PER_LARGEST = 64
 KEPT_PER_LARGEST = 4
 
+# The most memory the augmented rows of every point may hold for a run (see
+# AugmentedEuclidean.member_rows): they spare one pass over each chunk.
+HELD_ROWS_BYTES = 256 * 2**20
+
 
 def _own_and_nearness(points, centers, labels, score, chunk_n_rows):
-    """Each point's squared distance to its centroid in the coordinates (the
-    current medoid is the member at the centroid's), and its dissimilarity
-    to it by ``score`` (what the nearest members are ranked by), the same
-    array when the two rank alike (the Euclidean scores)."""
-    own = _COORDINATES.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+    """Each point's distance to its centroid in the coordinates (see
+    :func:`_distance_in_coordinates`: the current medoid is the member at
+    the centroid's), and its dissimilarity to it by ``score`` (what the
+    nearest members are ranked by), the same array when the two rank alike
+    (the Euclidean scores)."""
+    own = _distance_in_coordinates(points, centers, labels, chunk_n_rows)
     if isinstance(score, SquaredEuclideanScore):
         return own, own
     return own, score.dissimilarity_to_assigned(points, centers, labels, chunk_n_rows)
+
+
+def _distance_in_coordinates(points, centers, labels, chunk_n_rows):
+    """Each point's squared distance to the centroid ``labels`` names, 0 only
+    for a point at the centroid's very coordinates.
+
+    The squared distance of a point within about ``1e-154`` of its centroid
+    underflows to 0; those few take the sum of their absolute differences
+    instead (never 0 for a point elsewhere), so that a medoid is told from
+    the points next to it at any magnitude.
+    """
+    distances = _COORDINATES.dissimilarity_to_assigned(
+        points, centers, labels, chunk_n_rows
+    )
+    at_zero = np.flatnonzero(distances == 0)
+    if at_zero.size:
+        near = PointTokens(points.chunk(at_zero), points.sample_weight[at_zero])
+        distances[at_zero] = ManhattanScore().dissimilarity_to_assigned(
+            near, centers, labels[at_zero], at_zero.size
+        )
+    return distances
 
 
 def _current_and_nearest(own, nearness, n_nearest):

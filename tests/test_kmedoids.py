@@ -744,6 +744,20 @@ def test_candidates_are_scored_against_their_own_cluster_only(metric, container)
         points, labels, by_cluster, bounds, candidates, METRIC_SCORES[metric]()
     )
     assert_allclose(direct_costs, costs, rtol=1e-12, atol=1e-9)
+    if metric in ("euclidean", "sqeuclidean") and container is np.asarray:
+        # Augmented rows held for every point, or made for each chunk when
+        # they would take too much memory: the same costs, bit for bit.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sklearn_kmt._components.HELD_ROWS_BYTES", 0)
+            chunked_costs = MedoidSamplingAttention._costs(
+                PointTokens(container(X), weights),
+                labels,
+                by_cluster,
+                bounds,
+                candidates,
+                METRIC_SCORES[metric](),
+            )
+        assert_array_equal(chunked_costs, direct_costs)
     # The definition: a candidate's total weighted dissimilarity to the
     # members of its cluster.
     distance = {
@@ -895,3 +909,131 @@ def test_nearest_members_find_better_medoids_than_draws_alone():
         assert_array_equal(local.init_centers_, drawn.init_centers_)
         ratios.append(local.inertia_ / drawn.inertia_)
     assert np.mean(ratios) < 1.0, ratios
+
+
+# ---------------------------------------------------------------------------
+# 14. The replay on hard inputs: members of weight 0, duplicates, tiny rows
+# ---------------------------------------------------------------------------
+
+
+def _replay(km, X, sample_weight=None):
+    return km.network_.forward(
+        X, km.init_centers_, km.n_iter_, sample_weight=sample_weight
+    )
+
+
+@pytest.mark.parametrize("random_state", [1, 4, 5])
+def test_replay_zero_weight_member_is_nearest(random_state):
+    X = np.array([[0.0], [1.0], [2.0], [2.1], [5.0], [5.2]])
+    sample_weight = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    km = TransformerKMedoids(
+        1,
+        init=np.array([[0.0]]),
+        n_nearest=1,
+        n_candidates=1,
+        max_iter=1,
+        random_state=random_state,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter=1
+        km.fit(X, sample_weight=sample_weight)
+    output = _replay(km, X, sample_weight)
+    # The zero-weight X[1] is a member, the medoid's nearest: in the replay
+    # too.
+    assert_array_equal(output.centers, km.cluster_centers_)
+
+
+def test_replay_zero_weight_members_random():
+    rng = np.random.RandomState(0)
+    mismatches = 0
+    for trial in range(20):
+        X = rng.randint(0, 5, size=(40, 2)) + rng.uniform(0, 0.01, size=(40, 2))
+        sample_weight = rng.randint(0, 3, 40).astype(float)
+        km = TransformerKMedoids(
+            3, n_candidates=1, n_nearest=1, n_init=1, random_state=trial
+        ).fit(X, sample_weight=sample_weight)
+        output = _replay(km, X, sample_weight)
+        mismatches += not np.array_equal(output.centers, km.cluster_centers_)
+    assert mismatches == 0
+
+
+def _duplicates_and_far_init():
+    rng = np.random.RandomState(3)
+    X = np.vstack(
+        [rng.randn(30, 2), rng.randn(30, 2) + 6, np.repeat([[3.0, 3.0]], 6, axis=0)]
+    )
+    init = np.array([[1e6, 0.0], [1e6, 1.0], [0.0, 0.0], [6.0, 6.0]])
+    return X, init
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "manhattan"])
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_replay_duplicate_rows_far_init(metric, container):
+    X, init = _duplicates_and_far_init()
+    X = container(X)
+    km = TransformerKMedoids(4, init=init, n_init=1, metric=metric, random_state=0)
+    km.fit(X)
+    output = _replay(km, X)
+    assert_array_equal(output.labels, km.labels_)
+    assert_array_equal(output.centers, km.cluster_centers_)
+
+
+def _integer_grid_fit():
+    rng = np.random.RandomState(2)
+    X = rng.randint(0, 6, size=(6000, 3)).astype(float)
+    sample_weight = rng.randint(1, 3, 6000).astype(float)
+    km = TransformerKMedoids(
+        3, metric="euclidean", random_state=0, n_init=1, max_iter=6
+    ).fit(X, sample_weight=sample_weight)
+    return km, X, sample_weight
+
+
+def test_replay_emits_no_runtime_warning():
+    km, X, sample_weight = _integer_grid_fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        # The erase head averages identical tokens, leaving slot entries
+        # of +-2.2e-16: the sampling head reads the slots rounded, and no
+        # logarithm of a negative residue is taken.
+        _replay(km, X, sample_weight)
+
+
+def test_replay_integer_grid_default_parameters():
+    km, X, sample_weight = _integer_grid_fit()
+    output = _replay(km, X, sample_weight)
+    assert_array_equal(output.centers, km.cluster_centers_)
+    assert_array_equal(output.labels, km.labels_)
+
+
+def test_cosine_dissimilarity_to_assigned_of_tiny_rows():
+    # A product of two rows of 1e-170 underflows: the centers are scaled to
+    # the unit sphere first.
+    from sklearn_kmt._components import CosineScore
+    from sklearn_kmt._tokens import PointTokens
+
+    X = np.array([[1e-170, 2e-170], [2e-170, 4e-170], [1.0, 2.0]])
+    points = PointTokens(X, np.ones(3))
+    score = CosineScore()
+    centers = X[:1]
+    expected = score.pairwise(X, centers).ravel()  # parallel rows: 0
+    got = score.dissimilarity_to_assigned(points, centers, np.zeros(3, np.intp), 3)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def _cosine_tiny_rows():
+    rng = np.random.RandomState(1)
+    return np.vstack([rng.randn(20, 3), rng.randn(10, 3) * 1e-170, np.zeros((3, 3))])
+
+
+def test_cosine_tiny_rows_medoids_inertia_and_replay():
+    X = _cosine_tiny_rows()
+    km = TransformerKMedoids(3, metric="cosine", random_state=0, n_init=1).fit(X)
+    output = _replay(km, X)
+    # Squared distances between rows of 1e-170 underflow to 0: the medoid
+    # must still be told from the rows next to it, in the layers and in
+    # medoid_indices_.
+    assert_array_equal(output.centers, km.cluster_centers_)
+    from sklearn_kmt._components import CosineScore
+
+    true_inertia = CosineScore().pairwise(X, km.cluster_centers_).min(axis=1).sum()
+    np.testing.assert_allclose(km.inertia_, true_inertia, rtol=1e-9)
