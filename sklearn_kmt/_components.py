@@ -2238,7 +2238,8 @@ def candidate_dissimilarities(score, sparse):
 def pairwise_against(score, X):
     """``score.pairwise`` for a seeding that scores the same ``X`` against
     a few centers at a time, many times: the rows of ``X`` are prepared for
-    :func:`candidate_dissimilarities` once.
+    :func:`candidate_dissimilarities` once, when they take at most
+    ``HELD_ROWS_BYTES`` (else ``score.pairwise`` reads ``X`` as it is).
 
     Returns
     -------
@@ -2246,6 +2247,8 @@ def pairwise_against(score, X):
         ``dissimilarity(X, centers)``, for this ``X`` only.
     """
     pairwise = candidate_dissimilarities(score, sp.issparse(X))
+    if X.shape[0] * (X.shape[1] + 2) * 8 > HELD_ROWS_BYTES:
+        pairwise = ScorePairwise(score)
     rows = pairwise.rows(X)
 
     def dissimilarity(points, centers):

@@ -1037,3 +1037,23 @@ def test_cosine_tiny_rows_medoids_inertia_and_replay():
 
     true_inertia = CosineScore().pairwise(X, km.cluster_centers_).min(axis=1).sum()
     np.testing.assert_allclose(km.inertia_, true_inertia, rtol=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean"])
+def test_seeding_holds_prepared_rows_only_within_the_budget(metric):
+    from sklearn_kmt._components import pairwise_against
+    from sklearn_kmt._kmedoids import METRIC_SCORES
+
+    X = np.random.RandomState(0).uniform(-3, 3, size=(20_000, 30))
+    centers = X[[5, 17, 999]]
+    expected = cdist(X, centers, SCIPY_METRICS[metric])
+    for budget, holds_a_copy in [(2**30, True), (0, False)]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sklearn_kmt._components.HELD_ROWS_BYTES", budget)
+            peak = _peak_traced_bytes(
+                lambda: pairwise_against(METRIC_SCORES[metric](), X)
+            )
+            dissimilarity = pairwise_against(METRIC_SCORES[metric](), X)
+        # Prepared rows are a float64 copy of X with two more columns.
+        assert (peak >= X.nbytes) == holds_a_copy, peak
+        assert_allclose(dissimilarity(X, centers), expected, rtol=1e-9, atol=1e-6)
