@@ -637,8 +637,10 @@ def squared_distances_by_products(points, keys):
     squared norms, in float64, at least 0.
 
     What :func:`sklearn.metrics.pairwise.euclidean_distances` computes
-    (squared), without its checks of the inputs: a sampling update calls
-    it on many small chunks of its own data in every layer.
+    (squared), without its checks of the inputs, which the data it is given
+    has passed: a sampling update calls it on chunks of sparse data in every
+    layer (dense data takes :class:`AugmentedEuclidean`), and the literal
+    replay and the seedings of large data on all of it.
     """
     points, keys = (
         rows.astype(np.float64, copy=False)

@@ -766,6 +766,17 @@ scale_exponent, weight_exponent, random_state
         the construction on small problems: the erase heads alone take
         ``O(n_samples^2)`` memory.
 
+        From a fitted estimator's ``init_centers_`` it replays the fit to
+        rounding: the literal pass averages in its own order, and ``fit``
+        runs dense data centred on its mean where the score allows it, which
+        this pass does not. The centroids then differ in their last digits
+        (about ``1e-15`` of the data's scale), and a point within that much
+        of a tie between two centroids may take the other one, after which
+        the two runs part: data with many exact ties (integer grids,
+        repeated rows) shows it within a few layers. The replay is bit for
+        bit for k-medoids (its centroids are samples), and with
+        ``literal=False`` for spherical k-means and for sparse data.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)

@@ -89,7 +89,8 @@ class TransformerRobustKMeans(BaseTransformerKMeans):
 
     init_centers_ : ndarray of shape (n_clusters, n_features)
         The centroids the kept run started from, in the coordinates of the
-        data: ``network_.forward(X, init_centers_, n_iter_)`` replays the fit.
+        data: ``network_.forward(X, init_centers_, n_iter_)`` replays the fit,
+        to rounding (see :meth:`~sklearn_kmt._network.Network.forward`).
 
     See Also
     --------

@@ -109,7 +109,8 @@ class TransformerSoftKMeans(BaseTransformerKMeans):
     init_centers_ : ndarray of shape (n_clusters, n_features)
         The centroids the kept run started from (its seeding), in the
         coordinates of the data: ``network_.forward(X, init_centers_,
-        n_iter_)`` replays the fit.
+        n_iter_)`` replays the fit, to rounding (see
+        :meth:`~sklearn_kmt._network.Network.forward`).
 
     See Also
     --------

@@ -314,3 +314,33 @@ def test_fast_replay_traces_the_same_layers_as_the_literal_one(name):
         assert_array_equal(fast_layer.labels, literal_layer.labels)
         assert fast_layer.attention is None
         assert fast_layer.objective == pytest.approx(literal_layer.objective, rel=1e-10)
+
+
+def _integer_grid(seed):
+    """Repeated points of a small integer grid: exact ties everywhere."""
+    return np.random.RandomState(seed).randint(0, 6, size=(1500, 3)) + 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(
+    "name, container, literal",
+    [
+        ("kmedoids", np.asarray, True),
+        ("kmedoids", sp.csr_matrix, True),
+        ("kmedoids", np.asarray, False),
+        ("spherical", np.asarray, False),
+        ("spherical", sp.csr_matrix, False),
+        ("kmeans", sp.csr_matrix, False),
+        ("trimmed", sp.csr_matrix, False),
+    ],
+)
+def test_forward_replays_fit_bit_for_bit_on_tied_data(name, container, literal, seed):
+    # Where Network.forward promises an exact replay: centroids that are
+    # samples, or the fast pass on data the fit does not centre.
+    X = container(_integer_grid(seed))
+    estimator = ESTIMATORS[name](seed).fit(X)
+    output = estimator.network_.forward(
+        X, estimator.init_centers_, estimator.n_iter_, literal=literal
+    )
+    assert_array_equal(output.labels, estimator.labels_)
+    assert_array_equal(output.centers, estimator.cluster_centers_)
