@@ -73,6 +73,8 @@ def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, g
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
+    indices : ndarray of shape (n_clusters,)
+        The rows of ``X`` that are the centers.
     """
     n_samples = X.shape[0]
     n_trials = 2 + int(np.log(n_clusters))
@@ -99,7 +101,7 @@ def greedy_plusplus(X, n_clusters, sample_weight, random_state, dissimilarity, g
         nearest = distances[:, best]
         probability = sample_weight * gated(nearest)
     centers = X[chosen]
-    return centers.toarray() if sp.issparse(centers) else centers
+    return (centers.toarray() if sp.issparse(centers) else centers), np.array(chosen)
 
 
 def scale_exponent(largest_data, largest, dtype, n_features, total_weight):
@@ -532,6 +534,7 @@ class BaseTransformerKMeans(
         random_state = check_random_state(self.random_state)
 
         user_data = data
+        given_init = init.copy() if self._init_is_array() else None
         data = data.astype(dtype)
         data, init, data_mean, data_shift, largest_value = self._embedded(
             data, init, sample_weight, centring
@@ -560,9 +563,10 @@ class BaseTransformerKMeans(
                 scale_exponent=data_shift,
                 weight_exponent=weight_shift,
                 random_state=sampler,
+                data_offset=data_mean,
             )
             stream = data.stream(sample_weight, network.scaled_block, largest_value)
-            output, init_centers = self._best_of_runs(
+            output, init_centers, init_rows = self._best_of_runs(
                 network,
                 data,
                 stream,
@@ -588,6 +592,15 @@ class BaseTransformerKMeans(
             data_mean = times_power_of_two(data_mean, -data_shift)
         centers = times_power_of_two(centers, -token_shift)
         init_centers = times_power_of_two(init_centers, -data_shift)
+        # Seeds that are samples, or given, are reported as such rather than
+        # through the centring and back, which may round them: the replay
+        # from them (Network.forward) then starts where the layers started.
+        if given_init is not None:
+            init_centers = given_init
+        elif data_mean is not None and init_rows is not None:
+            if seeding_data is getattr(data, "X", None):  # rows of the data
+                # The caller's rows (the layers' data is a centred copy).
+                init_centers = check_array(np.asarray(X)[init_rows], dtype=input_dtype)
         if "medoid_indices" in report:
             # Rows of the data as given, whatever the scaling rounded away.
             centers = user_data.rows(report["medoid_indices"])
@@ -732,13 +745,17 @@ class BaseTransformerKMeans(
         n_init,
         random_state,
     ):
-        """Run the network from ``n_init`` seedings; keep the lowest objective."""
+        """Run the network from ``n_init`` seedings; keep the lowest objective.
+
+        Returns the kept run's output, its initial centroids and, when they
+        are samples of ``seeding_data``, their indices (else None).
+        """
         squared_norms = None
         if isinstance(init, str) and init == "k-means++":
             squared_norms = row_norms(seeding_data, squared=True)
         best, best_objective = None, None
         for _ in range(n_init):
-            centers = self._initial_centers(
+            centers, rows = self._initial_centers(
                 seeding_data,
                 squared_norms,
                 seeding_weight,
@@ -750,7 +767,7 @@ class BaseTransformerKMeans(
                 print("Initialization complete")
             output = network(stream, centers)
             if best is None:
-                best, best_init = output, centers
+                best, best_init, best_rows = output, centers, rows
             if n_init == 1:
                 break  # the objective is only computed once, for the report
             objective = data.objective(network.scaled_block, stream, output)
@@ -759,9 +776,10 @@ class BaseTransformerKMeans(
                 objective < best_objective
                 and not data.same_partition(output.labels, best.labels)
             ):
-                best, best_objective, best_init = output, objective, centers
+                best, best_objective = output, objective
+                best_init, best_rows = centers, rows
         network.sampling_state = best.sampling_state
-        return best, best_init
+        return best, best_init, best_rows
 
     def _initial_centers(
         self, X, squared_norms, sample_weight, init, random_state, block
@@ -771,15 +789,17 @@ class BaseTransformerKMeans(
         "k-means++" is scikit-learn's, unless the block has a gate or ranks by
         another dissimilarity ("k-medoids++"): then the greedy seeding of
         :func:`greedy_plusplus` draws with the block's dissimilarity among the
-        points its gate keeps.
+        points its gate keeps. Returns the centers and, when they are rows
+        of ``X``, their indices (else None).
         """
+        rows = None
         plain = block.gate is None and init == "k-means++"
         if isinstance(init, str) and init.endswith("++") and not plain:
             # Its products, of the data with a few candidates, are too thin
             # for BLAS threads, which then spin between them on the cores
             # the seeding needs.
             with single_threaded_blas():
-                centers = greedy_plusplus(
+                centers, rows = greedy_plusplus(
                     X,
                     self.n_clusters,
                     sample_weight,
@@ -788,7 +808,7 @@ class BaseTransformerKMeans(
                     block.gate,
                 )
         elif isinstance(init, str) and init == "k-means++":
-            centers, _ = kmeans_plusplus(
+            centers, rows = kmeans_plusplus(
                 X,
                 self.n_clusters,
                 sample_weight=sample_weight,
@@ -796,7 +816,8 @@ class BaseTransformerKMeans(
                 random_state=random_state,
             )
         elif isinstance(init, str) and init == "random":
-            centers = X[self._random_seeds(sample_weight, random_state)]
+            rows = self._random_seeds(sample_weight, random_state)
+            centers = X[rows]
         elif callable(init):
             centers = init(X, self.n_clusters, random_state=random_state)
             centers = check_array(
@@ -807,7 +828,7 @@ class BaseTransformerKMeans(
             centers = init
         if sp.issparse(centers):
             centers = centers.toarray()
-        return np.ascontiguousarray(centers, dtype=X.dtype)
+        return np.ascontiguousarray(centers, dtype=X.dtype), rows
 
     def _random_seeds(self, sample_weight, random_state):
         """``n_clusters`` distinct samples drawn with probability proportional

@@ -9,6 +9,7 @@ holds the package's only iteration loop.
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_array, check_random_state
 
 from ._components import (
@@ -629,11 +630,15 @@ class Network:
     random_state : RandomState instance, default=None
         What a sampling update draws from in the runs of :meth:`__call__`;
         its draws continue from run to run.
+    data_offset : ndarray of shape (n_features,), default=None
+        The mean the estimator centred dense data on, times
+        ``2**scale_exponent``: the tokens' data part is then the data times
+        ``2**scale_exponent`` less ``data_offset``; None when not centred.
 
     Attributes
     ----------
     block, max_layers, tol, verbose, patience, n_features, n_clusters, \
-scale_exponent, weight_exponent, random_state
+scale_exponent, weight_exponent, random_state, data_offset
         The arguments given; ``tol`` is in the units of the scaled tokens.
     scaled_block : Block
         The block the layers of :meth:`__call__` run:
@@ -705,6 +710,7 @@ scale_exponent, weight_exponent, random_state
         scale_exponent=0,
         weight_exponent=0,
         random_state=None,
+        data_offset=None,
     ):
         self.block = block
         self.max_layers = max_layers
@@ -717,6 +723,7 @@ scale_exponent, weight_exponent, random_state
         self.weight_exponent = weight_exponent
         self.scaled_block = block.rescaled(scale_exponent, weight_exponent)
         self.random_state = random_state
+        self.data_offset = data_offset
         self.sampling_state = None
 
     def __call__(self, points, centers, return_trace=False):
@@ -766,16 +773,17 @@ scale_exponent, weight_exponent, random_state
         the construction on small problems: the erase heads alone take
         ``O(n_samples^2)`` memory.
 
-        From a fitted estimator's ``init_centers_`` it replays the fit to
-        rounding: the literal pass averages in its own order, and ``fit``
-        runs dense data centred on its mean where the score allows it, which
-        this pass does not. The centroids then differ in their last digits
-        (about ``1e-15`` of the data's scale), and a point within that much
-        of a tie between two centroids may take the other one, after which
-        the two runs part: data with many exact ties (integer grids,
-        repeated rows) shows it within a few layers. The replay is bit for
-        bit for k-medoids (its centroids are samples), and with
-        ``literal=False`` for spherical k-means and for sparse data.
+        From a fitted estimator's ``init_centers_`` it replays the fit, on
+        the data as the fit embedded it (scaled by ``2**scale_exponent``,
+        centred on ``data_offset``). With ``literal=False`` the replay is bit
+        for bit (float64 data in memory, unchanged since; ``copy_x=False``
+        gives it back to rounding, and a fit on Dask seeds from a sample). The
+        literal pass averages in its own order: its centroids differ from
+        the fit's in their last digits (about ``1e-15`` of the data's scale),
+        and a point within that much of a tie between two centroids may take
+        the other one, after which the two runs part (data with many exact
+        ties, such as integer grids, shows it within a few layers); for
+        k-medoids, whose centroids are samples, it too is bit for bit.
 
         Parameters
         ----------
@@ -809,8 +817,12 @@ scale_exponent, weight_exponent, random_state
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])
         # The embedding the fit used, so that the layers round as they did.
-        shift = self.scale_exponent
+        shift, offset = self.scale_exponent, self.data_offset
         X, centers = times_power_of_two(X, shift), times_power_of_two(centers, shift)
+        if offset is not None and not sp.issparse(X):
+            X, centers = X - offset, centers - offset
+        else:
+            offset = None
         points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
         block = self.block.rescaled(shift)
         if random_state is not None:
@@ -825,6 +837,10 @@ scale_exponent, weight_exponent, random_state
             stream = block.stream(points)
         layer_pass = LayerPass(block, stream, sampler)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
+        if offset is not None:
+            output.centers = output.centers + offset
+            for record in output.trace or []:
+                record.centers = record.centers + offset
         if shift and block.normalisation is None:  # else unit centroids
             output.centers = times_power_of_two(output.centers, -shift)
             for record in output.trace or []:

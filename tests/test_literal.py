@@ -332,15 +332,51 @@ def _integer_grid(seed):
         ("spherical", sp.csr_matrix, False),
         ("kmeans", sp.csr_matrix, False),
         ("trimmed", sp.csr_matrix, False),
+        ("kmeans", np.asarray, False),
+        ("trimmed", np.asarray, False),
+        ("soft", np.asarray, False),
     ],
 )
-def test_forward_replays_fit_bit_for_bit_on_tied_data(name, container, literal, seed):
-    # Where Network.forward promises an exact replay: centroids that are
-    # samples, or the fast pass on data the fit does not centre.
-    X = container(_integer_grid(seed))
-    estimator = ESTIMATORS[name](seed).fit(X)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_forward_replays_fit_bit_for_bit_on_tied_data(
+    name, container, literal, weighted, seed
+):
+    # Where Network.forward promises an exact replay: the fast pass, on the
+    # data as the fit embedded it (dense data centred on its mean), from the
+    # seeds as samples; the literal pass too where centroids are samples.
+    X = _integer_grid(seed)
+    sample_weight = np.random.RandomState(seed).randint(1, 4, len(X)) * 0.5
+    sample_weight = sample_weight if weighted else None
+    estimator = ESTIMATORS[name](seed).fit(container(X), sample_weight=sample_weight)
     output = estimator.network_.forward(
-        X, estimator.init_centers_, estimator.n_iter_, literal=literal
+        container(X),
+        estimator.init_centers_,
+        estimator.n_iter_,
+        sample_weight=sample_weight,
+        literal=literal,
+    )
+    assert_array_equal(output.labels, estimator.labels_)
+    assert_array_equal(output.centers, estimator.cluster_centers_)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6, 1e300])
+@pytest.mark.parametrize("init", ["k-means++", "random", "array"])
+def test_fast_forward_replays_a_centred_fit_from_its_init(init, offset):
+    # The seeds are reported as the samples or the array given, not through
+    # the centring and back (which rounds them): the replay starts where the
+    # layers did, also where the data is scaled by a power of two first.
+    X = _integer_grid(1) * (1.0 if offset < 1e300 else 1e300) + offset
+    if init == "array":
+        init = X[[3, 50, 700, 1200]] + 0.5
+    estimator = TransformerKMeans(4, init=init, n_init=1, random_state=0).fit(X)
+    if isinstance(init, np.ndarray):
+        assert_array_equal(estimator.init_centers_, init)
+    else:  # samples of X
+        assert (
+            (estimator.init_centers_[:, None] == X[None]).all(axis=2).any(axis=1).all()
+        )
+    output = estimator.network_.forward(
+        X, estimator.init_centers_, estimator.n_iter_, literal=False
     )
     assert_array_equal(output.labels, estimator.labels_)
     assert_array_equal(output.centers, estimator.cluster_centers_)
