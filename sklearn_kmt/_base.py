@@ -498,6 +498,8 @@ class BaseTransformerKMeans(
             and not sp.issparse(X)
         )
         data = Data.validated(self, X, self.copy_x and centring, block)
+        # A data frame of sparse columns is sparse once validated.
+        centring = centring and not data.is_sparse
         n_samples, n_features = data.shape
         if n_samples < self.n_clusters:
             raise ValueError(
@@ -534,6 +536,7 @@ class BaseTransformerKMeans(
         random_state = check_random_state(self.random_state)
 
         user_data = data
+        # The init as given: _embedded centres and scales ``init`` in place.
         given_init = init.copy() if self._init_is_array() else None
         data = data.astype(dtype)
         data, init, data_mean, data_shift, largest_value = self._embedded(
@@ -584,28 +587,41 @@ class BaseTransformerKMeans(
         report = network.scaled_block.report_in_data_units(
             report, token_shift, weight_shift
         )
-        centers = output.centers
-        if data_mean is not None:
-            # Added at the scale of the layers, then scaled back once.
-            centers = centers + data_mean
-            init_centers = init_centers + data_mean
-            data_mean = times_power_of_two(data_mean, -data_shift)
-        centers = times_power_of_two(centers, -token_shift)
-        init_centers = times_power_of_two(init_centers, -data_shift)
         # Seeds that are samples, or given, are reported as such rather than
         # through the centring and back, which may round them: the replay
         # from them (Network.forward) then starts where the layers started.
         if given_init is not None:
             init_centers = given_init
-        elif data_mean is not None and init_rows is not None:
-            if seeding_data is getattr(data, "X", None):  # rows of the data
-                # The caller's rows (the layers' data is a centred copy).
-                init_centers = check_array(np.asarray(X)[init_rows], dtype=input_dtype)
+        elif (
+            data_mean is not None
+            and init_rows is not None
+            and seeding_data is getattr(data, "X", None)  # rows of the data
+        ):
+            # The caller's rows: the layers' data is a centred copy (a list
+            # or a data frame is converted again, for its rows).
+            rows = X[init_rows] if isinstance(X, np.ndarray) else None
+            if rows is None:
+                rows = np.asarray(X)[init_rows]
+            init_centers = check_array(rows, dtype=input_dtype)
+        else:
+            if data_mean is not None:
+                init_centers = init_centers + data_mean
+            init_centers = times_power_of_two(init_centers, -data_shift)
+        centers = output.centers
+        if data_mean is not None:
+            # Added at the scale of the layers, then scaled back once.
+            centers = centers + data_mean
+            data_mean = times_power_of_two(data_mean, -data_shift)
+        centers = times_power_of_two(centers, -token_shift)
         if "medoid_indices" in report:
             # Rows of the data as given, whatever the scaling rounded away.
             centers = user_data.rows(report["medoid_indices"])
         centers = centers.astype(input_dtype, copy=False)
-        init_centers = init_centers.astype(input_dtype, copy=False)
+        with np.errstate(over="ignore"):
+            cast = init_centers.astype(input_dtype, copy=False)
+        # An init beyond the range of float32 data (the layers scaled both)
+        # is kept in float64.
+        init_centers = cast if np.all(np.isfinite(cast)) else init_centers
         return self._set_fitted(
             network, output, centers, init_centers, data_mean, report, n_distinct
         )

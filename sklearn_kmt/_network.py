@@ -626,7 +626,7 @@ class Network:
         layers run :meth:`Block.rescaled` for it.
     weight_exponent : int, default=0
         The sample weights that :meth:`__call__` streams are times
-        ``2**weight_exponent`` (those given to :meth:`forward` are not).
+        ``2**weight_exponent`` (:meth:`forward` scales those it is given so).
     random_state : RandomState instance, default=None
         What a sampling update draws from in the runs of :meth:`__call__`;
         its draws continue from run to run.
@@ -776,14 +776,19 @@ scale_exponent, weight_exponent, random_state, data_offset
         From a fitted estimator's ``init_centers_`` it replays the fit, on
         the data as the fit embedded it (scaled by ``2**scale_exponent``,
         centred on ``data_offset``). With ``literal=False`` the replay is bit
-        for bit (float64 data in memory, unchanged since; ``copy_x=False``
-        gives it back to rounding, and a fit on Dask seeds from a sample). The
-        literal pass averages in its own order: its centroids differ from
-        the fit's in their last digits (about ``1e-15`` of the data's scale),
-        and a point within that much of a tie between two centroids may take
-        the other one, after which the two runs part (data with many exact
-        ties, such as integer grids, shows it within a few layers); for
-        k-medoids, whose centroids are samples, it too is bit for bit.
+        for bit when the fit ran in float64 on data in memory, seeded by
+        samples or an array, and the data has not changed since. Otherwise
+        the seeds or the data reach the layers through a rounding (a
+        callable init returns centred centers, a fit on Dask seeds from a
+        sample, ``copy_x=False`` gives the data back to rounding, values
+        below the normal range round differently when scaled) and the
+        replay agrees to rounding. The literal pass averages in its own
+        order: its centroids differ from the fit's in their last digits
+        (about ``1e-15`` of the data's scale). Agreeing to rounding, a point
+        within that much of a tie between two centroids may take the other
+        one, after which the two runs part (data with many exact ties, such
+        as integer grids, shows it within a few layers). For k-medoids, whose
+        centroids are samples, the literal pass too is bit for bit.
 
         Parameters
         ----------
@@ -817,14 +822,17 @@ scale_exponent, weight_exponent, random_state, data_offset
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])
         # The embedding the fit used, so that the layers round as they did.
-        shift, offset = self.scale_exponent, self.data_offset
+        # Networks pickled before they held an offset had none.
+        shift, offset = self.scale_exponent, getattr(self, "data_offset", None)
         X, centers = times_power_of_two(X, shift), times_power_of_two(centers, shift)
         if offset is not None and not sp.issparse(X):
             X, centers = X - offset, centers - offset
         else:
             offset = None
-        points = PointTokens(X, np.asarray(sample_weight, dtype=np.float64))
-        block = self.block.rescaled(shift)
+        weight_shift = self.weight_exponent
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        points = PointTokens(X, np.ldexp(sample_weight, weight_shift))
+        block = self.scaled_block
         if random_state is not None:
             sampler = check_random_state(random_state)
         else:  # the draws of the run that fit kept
@@ -845,9 +853,10 @@ scale_exponent, weight_exponent, random_state, data_offset
             output.centers = times_power_of_two(output.centers, -shift)
             for record in output.trace or []:
                 record.centers = times_power_of_two(record.centers, -shift)
-                record.objective = block.report_in_data_units(
-                    {"inertia": record.objective}, shift, 0
-                )["inertia"]
+        for record in output.trace or []:
+            record.objective = block.report_in_data_units(
+                {"inertia": record.objective}, shift, weight_shift
+            )["inertia"]
         return output
 
     def _run(self, layer_pass, points, centers, max_layers, stopping, return_trace):

@@ -658,3 +658,15 @@ def exact_squared_distances(X, Y):
         ],
         dtype=object,
     )
+
+
+@pytest.mark.parametrize("name", ["kmeans", "trimmed", "soft", "robust"])
+def test_data_frame_of_sparse_columns_fits_as_its_csr_matrix(name):
+    # Validated, a data frame of sparse columns is a CSR matrix, which is
+    # never centred (centring would densify it).
+    X = np.random.RandomState(0).randint(0, 3, size=(300, 3)).astype(float)
+    frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(X))
+    from_frame = ESTIMATORS[name](3, random_state=0).fit(frame)
+    from_csr = ESTIMATORS[name](3, random_state=0).fit(sp.csr_matrix(X))
+    assert_array_equal(from_frame.labels_, from_csr.labels_)
+    assert_allclose(from_frame.cluster_centers_, from_csr.cluster_centers_)

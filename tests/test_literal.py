@@ -6,6 +6,7 @@ must agree, component by component and for whole fits.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -380,3 +381,51 @@ def test_fast_forward_replays_a_centred_fit_from_its_init(init, offset):
     )
     assert_array_equal(output.labels, estimator.labels_)
     assert_array_equal(output.centers, estimator.cluster_centers_)
+
+
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+@pytest.mark.parametrize("weight", [1e-320, 1e307])
+def test_forward_scales_the_weights_as_the_fit_did(container, weight):
+    # Weights whose total underflows or overflows are scaled by a power of
+    # two in the fit; the replay scales them the same way.
+    X = container(_integer_grid(0)[:200])
+    sample_weight = np.full(200, weight)
+    estimator = TransformerKMeans(4, random_state=0, n_init=1)
+    estimator.fit(X, sample_weight=sample_weight)
+    assert estimator.network_.weight_exponent != 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        output = estimator.network_.forward(
+            X,
+            estimator.init_centers_,
+            estimator.n_iter_,
+            sample_weight=sample_weight,
+            literal=False,
+            return_trace=True,
+        )
+    assert_array_equal(output.labels, estimator.labels_)
+    assert_array_equal(output.centers, estimator.cluster_centers_)
+    # The objective in the units of the weights given.
+    assert output.trace[-1].objective == pytest.approx(estimator.inertia_, rel=1e-9)
+
+
+def test_forward_of_a_network_pickled_without_an_offset():
+    # Uncentred, the replay agrees to rounding (data without exact ties).
+    X, _ = make_blobs(300, 3, centers=4, random_state=0)
+    estimator = TransformerKMeans(4, n_init=1, random_state=0).fit(X)
+    network = pickle.loads(pickle.dumps(estimator.network_))
+    del network.data_offset  # as pickled before networks held one
+    output = network.forward(X, estimator.init_centers_, estimator.n_iter_)
+    assert_allclose(output.centers, estimator.cluster_centers_, rtol=1e-9)
+
+
+def test_float32_fit_keeps_an_init_beyond_float32_as_given():
+    # The layers scale the data and the init together; init_centers_ is the
+    # init as given (float64: in float32 it would be infinite), quietly.
+    X = (_integer_grid(0)[:300] * 1e37).astype(np.float32)
+    init = X[:4].astype(np.float64)
+    init[0, 0] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        estimator = TransformerKMeans(4, init=init, n_init=1).fit(X)
+    assert_array_equal(estimator.init_centers_, init)
