@@ -30,7 +30,6 @@ over a stream of row chunks of point tokens (see
 :mod:`sklearn_kmt._network`).
 """
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Protocol, runtime_checkable
@@ -514,8 +513,10 @@ class Softmax:
 
     def rescaled(self, exponent):
         """The softmax of scores of data times ``2**exponent``: the same
-        responsibilities at ``beta / 4**exponent``."""
-        return Softmax(math.ldexp(self.beta, -2 * exponent))
+        responsibilities at ``beta / 4**exponent``, infinite (a hardmax, the
+        limit the responsibilities have reached) beyond the largest float."""
+        with np.errstate(over="ignore"):
+            return Softmax(float(np.ldexp(self.beta, -2 * exponent)))
 
     def __call__(self, scores):
         """Soft slots of the ``scores``, which are overwritten (scaled in place).

@@ -586,3 +586,16 @@ def test_distinct_centroids_do_not_warn_at_any_data_scale(scale):
         warnings.simplefilter("error", ConvergenceWarning)
         soft = TransformerSoftKMeans(3, beta=1.0 / scale**2, random_state=0).fit(X)
     assert np.unique(soft.labels_).size == 3
+
+
+def test_data_near_the_float64_limit_is_assigned_as_by_the_hardmax():
+    # Scaled to 1e300, every squared distance is about 1e600 and beta = 1
+    # makes the responsibilities one-hot; the layers scale the data down,
+    # and beta up past the largest float: the hardmax, its limit.
+    X, _ = make_blobs(600, 3, centers=4, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        soft = TransformerSoftKMeans(4, beta=1.0, random_state=0).fit(X * 1e300)
+    hard = TransformerKMeans(4, random_state=0).fit(X * 1e300)
+    assert_array_equal(soft.labels_, hard.labels_)
+    assert_allclose(soft.cluster_centers_, hard.cluster_centers_, rtol=1e-12)
