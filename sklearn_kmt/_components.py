@@ -1851,11 +1851,13 @@ class UpdateAttention:
         with np.errstate(divide="ignore"):
             log_weight = np.log(points.sample_weight)
 
-        def score(queries, keys):
-            return normaliser.log_weights(queries @ keys.T)
+        if self.normaliser is None:
 
-        normalise, key_bias = softmax_over_keys, log_weight
-        if self.normaliser is not None:
+            def score(queries, keys):
+                return normaliser.log_weights(queries @ keys.T)
+
+            normalise, key_bias = softmax_over_keys, log_weight
+        else:
             sparsemax = self.normaliser
             squared_distances = -2 * minus_half_squared_distance(
                 centroid_tokens @ weights["distance.W_Q"].T,
@@ -2250,7 +2252,7 @@ def pairwise_against(score, X):
         ``dissimilarity(X, centers)``, for this ``X`` only.
     """
     pairwise = candidate_dissimilarities(score, sp.issparse(X))
-    if X.shape[0] * (X.shape[1] + 2) * 8 > HELD_ROWS_BYTES:
+    if not AugmentedEuclidean.may_hold(*X.shape):
         pairwise = ScorePairwise(score)
     rows = pairwise.rows(X)
 
@@ -2326,13 +2328,19 @@ class AugmentedEuclidean:
         """``[-2 c, 1, ||c||^2]`` for each row of dense ``points``."""
         return cls._augmented(points, -2.0, -1)
 
+    @staticmethod
+    def may_hold(n_rows, n_features):
+        """Whether the augmented rows of ``n_rows`` points may be held for a
+        run: they take at most ``HELD_ROWS_BYTES``."""
+        return n_rows * (n_features + 2) * 8 <= HELD_ROWS_BYTES
+
     @classmethod
     def member_rows(cls, points):
         """``member_rows(rows)``: the augmented rows of the tokens ``rows``,
         gathered from those of every token, made once per run when they take
         at most ``HELD_ROWS_BYTES`` (else made for each chunk, as the
         candidates are)."""
-        if points.n_tokens * (points.n_features + 2) * 8 > HELD_ROWS_BYTES:
+        if not cls.may_hold(points.n_tokens, points.n_features):
             return lambda rows: cls.rows(_gathered(points, rows))
         augmented = points.derived(
             "augmented rows", lambda points: cls.rows(points.chunk(slice(None)))

@@ -845,15 +845,17 @@ scale_exponent, weight_exponent, random_state, data_offset
             stream = block.stream(points)
         layer_pass = LayerPass(block, stream, sampler)
         output = self._run(layer_pass, points, centers, n_layers, False, return_trace)
-        if offset is not None:
-            output.centers = output.centers + offset
-            for record in output.trace or []:
-                record.centers = record.centers + offset
-        if shift and block.normalisation is None:  # else unit centroids
-            output.centers = times_power_of_two(output.centers, -shift)
-            for record in output.trace or []:
-                record.centers = times_power_of_two(record.centers, -shift)
+
+        def in_data_units(centers):
+            if offset is not None:
+                centers = centers + offset
+            if shift and block.normalisation is None:  # else unit centroids
+                centers = times_power_of_two(centers, -shift)
+            return centers
+
+        output.centers = in_data_units(output.centers)
         for record in output.trace or []:
+            record.centers = in_data_units(record.centers)
             record.objective = block.report_in_data_units(
                 {"inertia": record.objective}, shift, weight_shift
             )["inertia"]
