@@ -597,12 +597,10 @@ class BaseTransformerKMeans(
             and init_rows is not None
             and seeding_data is getattr(data, "X", None)  # rows of the data
         ):
-            # The caller's rows: the layers' data is a centred copy (a list
-            # or a data frame is converted again, for its rows).
-            rows = X[init_rows] if isinstance(X, np.ndarray) else None
-            if rows is None:
-                rows = np.asarray(X)[init_rows]
-            init_centers = check_array(rows, dtype=input_dtype)
+            # The caller's rows: the layers' data is a centred copy (an
+            # array is read as it is; a list or a data frame is converted
+            # again, for its rows).
+            init_centers = check_array(np.asarray(X)[init_rows], dtype=input_dtype)
         else:
             if data_mean is not None:
                 init_centers = init_centers + data_mean
