@@ -26,7 +26,14 @@ from dask.highlevelgraph import HighLevelGraph
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._streams import InMemoryStream, PointStream, same_partition
+from ._routing import largest_norm_of
+from ._streams import (
+    InMemoryStream,
+    PointStream,
+    routing_sample_step,
+    same_partition,
+    squared_norms_of,
+)
 from ._tokens import PointTokens, largest_magnitude, times_power_of_two
 
 # The k-means++ seeding of a Dask array runs on a uniform sample of rows of
@@ -77,6 +84,14 @@ class DaskPoints:
         return self.data.shape[0]
 
     @property
+    def n_features(self):
+        return self.data.shape[1]
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
     def total_weight(self):
         """The sum of the sample weights (computed once)."""
         if self._total_weight is None:
@@ -120,6 +135,10 @@ def _map_block(normalisation, data, sample_weight, start, function, *held):
     return function(_block_points(normalisation, data, sample_weight, start), *held)
 
 
+def _largest(values):
+    return float(np.max(values, initial=0.0))
+
+
 def _changed(labels, previous_labels):
     return not np.array_equal(labels, previous_labels)
 
@@ -152,12 +171,20 @@ class DaskStream(PointStream):
     reads a block's slots while they are written: one pass over the data a
     layer.
 
+    A token router's bounds are held per point as the labels are: blocks
+    persisted on the workers, read with their block by the next layer's
+    tasks (the router runs in each block's chunks, see
+    :meth:`routing_batch_rows`). Per point the workers hold its squared
+    norm and two bounds (float64), its label and whether it was routed.
+
     Parameters
     ----------
     points : DaskPoints
     normalisation : UnitSphereNormalisation, default=None
         The layer's normalisation, applied to each block where it lives.
     """
+
+    routes = True
 
     def __init__(self, points, normalisation=None):
         self.dask_points = points
@@ -166,6 +193,8 @@ class DaskStream(PointStream):
         # differ from them (compared in this layer's reduction).
         self._last_labels = None
         self._changed = None
+        self._squared_norms = None
+        self._routing_norm = None
 
     @property
     def n_tokens(self):
@@ -177,6 +206,46 @@ class DaskStream(PointStream):
 
     def fuses(self, slots):
         return True
+
+    def routing_sample(self):
+        """Every so many point tokens, evenly spread (as in memory), brought
+        here: their data part as the layer sees it and their squared norms."""
+        data = self.dask_points.data[:: routing_sample_step(self.n_tokens)]
+        data = np.asarray(data.compute())
+        points = _block_points(
+            self.normalisation, data, np.ones(data.shape[0], data.dtype), 0
+        )
+        return points.chunk(slice(None)), squared_norms_of(points)
+
+    @property
+    def squared_norms(self):
+        """The squared norm of every point token, persisted blocks."""
+        if self._squared_norms is None:
+            self._squared_norms = self.map(squared_norms_of)
+        return self._squared_norms
+
+    @property
+    def routing_norm(self):
+        """The largest norm of the point tokens, reduced over the blocks."""
+        if self._routing_norm is None:
+            largest = [delayed(_largest)(block) for block in self.squared_norms]
+            largest = tree_reduce(largest, max).compute()
+            self._routing_norm = largest_norm_of(largest, self.dask_points)
+        return self._routing_norm
+
+    def routing_batch_rows(self, n_clusters):
+        """None: the router scores each chunk of a block whole, the chunks of
+        an unrouted layer, so that the sums are added in the same order;
+        they are cut where the block lives, by its length."""
+        return None
+
+    def n_through_attention(self):
+        """How many tokens the last assignment sent through the attention,
+        counted where the blocks live."""
+        if self.routed is None:
+            return self.n_tokens
+        counts = dask.compute(*(delayed(np.count_nonzero)(b) for b in self.routed))
+        return int(sum(counts))
 
     def assign(self, attention, centers, with_labels=True, router=None):
         self._changed = None

@@ -21,7 +21,7 @@ scored again as KMeans scores it (see :mod:`sklearn_kmt._gemm`).
 """
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -79,8 +79,10 @@ class RoutingPlan:
     half_gap : ndarray of shape (n_clusters,) or None
         Half the distance from each centroid to its nearest other one
         (rounded down): a token nearer its centroid than that keeps it.
-    batch_rows : int
-        The most tokens scored together (a whole number of KMeans' blocks).
+    batch_rows : int or None
+        The most tokens scored together (a whole number of KMeans' blocks);
+        None: each chunk the router is given, whole (a chunk of a stream
+        whose chunks are cut where the tokens live, as Dask blocks are).
     distance_error : float
         A bound on the rounding error of a squared distance computed from a
         score and the squared norm of the point.
@@ -220,8 +222,8 @@ class TokenRouter:
             The assignment attention's bias, ``-||c_j||^2 / 2``.
         largest_norm : float
             An upper bound on the norm of every point token.
-        batch_rows : int
-            The most tokens scored together.
+        batch_rows : int or None
+            The most tokens scored together; None, each chunk whole.
         previous_centers : ndarray of shape (n_clusters, n_features), default=None
             The centroids the tokens' bounds were made against; None when
             they have none.
@@ -319,6 +321,8 @@ class TokenRouter:
             Which tokens went through the attention.
         """
         n_points = points.shape[0]
+        if plan.batch_rows is None:
+            plan = replace(plan, batch_rows=max(n_points, 1))
         if plan.fresh:
             written = self._scored(
                 attention, plan, points, points, squared_norms, np.arange(n_points)
@@ -329,7 +333,7 @@ class TokenRouter:
         if rows.size >= self.min_undecided_to_gather * n_points:
             # Cheaper through the attention whole than gathered; the bounds
             # of a token that keeps its slot stay valid, the others' are void.
-            batches = range(0, n_points, plan.batch_rows)
+            batches = range(0, max(n_points, 1), plan.batch_rows)
             written = np.concatenate(
                 [
                     attention(

@@ -320,7 +320,10 @@ class PointStream:
         A bound on the norm of every point token's data part, when known
         (the certified hardmax reads it instead of each chunk's values).
     routes : bool
-        Whether the stream carries a router's bounds from layer to layer.
+        Whether the stream carries a router's bounds from layer to layer;
+        such a stream also offers what a router reads of the tokens:
+        ``routing_sample()``, ``squared_norms`` (held per point),
+        ``routing_norm`` and ``routing_batch_rows(n_clusters)``.
     bounds : RoutingBounds or None
         The bounds of the last assignment that went through a router.
     routed : held per point, or None
@@ -448,14 +451,14 @@ class PointStream:
                 return update.partial(chunk, written, sample_weight)
             # A plain chunk at a time, however long the chunks of a routed
             # pass: the same sums, added in the same order, as unrouted.
-            step = plan.batch_rows
+            step = plan.batch_rows or max(chunk.shape[0], 1)
             return [
                 update.partial(
                     chunk[start : start + step],
                     OneHotSlots(written.labels[start : start + step], n_clusters),
                     sample_weight[start : start + step],
                 )
-                for start in range(0, chunk.shape[0], step)
+                for start in range(0, max(chunk.shape[0], 1), step)
             ]
 
         largest_norm = self.largest_norm
@@ -509,7 +512,7 @@ class PointStream:
             slots.centers,
             key_bias,
             self.routing_norm,
-            chunk_n_rows(self.points, len(slots.centers)),
+            self.routing_batch_rows(len(slots.centers)),
             None if bounds is None else bounds.centers,
         )
         if plan is None:
@@ -542,7 +545,7 @@ class PointStream:
         same pass and returned."""
         plan, bounds = self._routing(slots)
         with_labels = with_labels or plan is not None
-        if plan is not None and not plan.fresh:
+        if plan is not None and not plan.fresh and plan.batch_rows is not None:
             # Few tokens of a chunk are scored: longer chunks, fewer steps.
             options["chunk_factor"] = slots.router.chunk_batches
         outputs, reduced = self.map_reduce(
@@ -574,6 +577,17 @@ class PointStream:
 # pays: every ROUTING_SAMPLE_SHARE-th token, at most ROUTING_SAMPLE of them.
 ROUTING_SAMPLE = 2048
 ROUTING_SAMPLE_SHARE = 32
+
+
+def routing_sample_step(n_tokens):
+    """The step between the tokens of a router's sample (see ``ROUTING_SAMPLE``)."""
+    return max(ROUTING_SAMPLE_SHARE, -(-n_tokens // ROUTING_SAMPLE))
+
+
+def squared_norms_of(points):
+    """The squared norm of the data part of each point token, as the layer
+    sees it, in float64: what a router reads of every token."""
+    return row_norms(points.chunk(slice(None)), squared=True).astype(np.float64)
 
 
 class InMemoryStream(PointStream):
@@ -617,16 +631,14 @@ class InMemoryStream(PointStream):
         """Every so many point tokens, evenly spread: the data part of a
         ``ROUTING_SAMPLE_SHARE`` of the tokens, at most ``ROUTING_SAMPLE``,
         and their squared norms."""
-        step = max(ROUTING_SAMPLE_SHARE, -(-self.n_tokens // ROUTING_SAMPLE))
-        rows = slice(0, self.n_tokens, step)
+        rows = slice(0, self.n_tokens, routing_sample_step(self.n_tokens))
         return self.points.chunk(rows), self.squared_norms[rows]
 
     @property
     def squared_norms(self):
         """The squared norm of every point token, in float64, read once."""
         if self._squared_norms is None:
-            data = self.points.chunk(slice(None))
-            self._squared_norms = row_norms(data, squared=True).astype(np.float64)
+            self._squared_norms = squared_norms_of(self.points)
         return self._squared_norms
 
     @property
@@ -636,6 +648,12 @@ class InMemoryStream(PointStream):
             largest = float(np.max(self.squared_norms, initial=0.0))
             self._routing_norm = largest_norm_of(largest, self.points)
         return self._routing_norm
+
+    def routing_batch_rows(self, n_clusters):
+        """The most tokens a router scores together: the rows of a plain
+        chunk, so that a routed layer adds its sums in the order of an
+        unrouted one."""
+        return chunk_n_rows(self.points, n_clusters)
 
     def fuses(self, slots):
         """Whether the update attention reads the slots while they are written.

@@ -6,6 +6,8 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
+from test_kmeans import tie_heavy_problems
+from test_routing import EAGER_ROUTERS, routed
 
 from sklearn_kmt import (
     TransformerKMeans,
@@ -357,3 +359,136 @@ def test_centred_copy_is_kept_only_for_data_held_in_memory(client):
     assert kept(persisted, copy=True)
     assert not kept(persisted, copy=False)
     assert not kept(lazy, copy=True)
+
+
+# -- token routing: the bounds held per point, as blocks on the workers -----
+
+
+@pytest.fixture
+def through_attention(monkeypatch):
+    """The number of tokens each layer of a Dask fit sent through the
+    assignment attention, as the stream counts them."""
+    from sklearn_kmt._dask import DaskStream
+
+    counts = []
+    count = DaskStream.n_through_attention
+
+    def counted(self):
+        counts.append(count(self))
+        return counts[-1]
+
+    monkeypatch.setattr(DaskStream, "n_through_attention", counted)
+    return counts
+
+
+def with_an_empty_block(X):
+    rows = X.shape[0] // 3
+    chunks = ((rows, 0, X.shape[0] - 2 * rows, rows), (X.shape[1],))
+    return da.from_array(X, chunks=chunks)
+
+
+@pytest.mark.parametrize("router", list(EAGER_ROUTERS))
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_routed_fit_on_dask_is_the_unrouted_fit(
+    client, problem, router, weighted, through_attention
+):
+    X, sample_weight, init = problem
+    sample_weight = sample_weight if weighted else None
+    textbook = TransformerKMeans(N_CLUSTERS, init=init, algorithm="lloyd").fit(
+        with_an_empty_block(X), sample_weight=sample_weight
+    )
+    assert through_attention == []
+    ours = routed(TransformerKMeans(N_CLUSTERS, init=init), EAGER_ROUTERS[router])
+    ours.fit(with_an_empty_block(X), sample_weight=sample_weight)
+    # Tokens went around the attention (but with the router that sends
+    # whole chunks through it), and the layers are those of the textbook
+    # pass, bit for bit, and of KMeans.
+    assert through_attention[0] == X.shape[0]
+    if router != "whole":
+        assert min(through_attention) < 0.5 * X.shape[0]
+    np.testing.assert_array_equal(ours.labels_.compute(), textbook.labels_.compute())
+    np.testing.assert_array_equal(ours.cluster_centers_, textbook.cluster_centers_)
+    assert ours.n_iter_ == textbook.n_iter_ > 3
+    theirs = KMeans(N_CLUSTERS, init=init, n_init=1).fit(X, sample_weight=sample_weight)
+    np.testing.assert_array_equal(ours.labels_.compute(), theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+
+
+@pytest.mark.parametrize("kind", ["integers", "decimals"])
+def test_routed_tie_heavy_data_on_dask_is_the_unrouted_fit(client, kind):
+    router = EAGER_ROUTERS["gathered"]
+    for X, init in tie_heavy_problems(kind, 4, seed=3):
+        params = dict(n_clusters=init.shape[0], init=init, max_iter=30)
+        X = da.from_array(X, chunks=(X.shape[0] // 2 + 1, X.shape[1]))
+        textbook = TransformerKMeans(**params, algorithm="lloyd").fit(X)
+        ours = routed(TransformerKMeans(**params), router).fit(X)
+        np.testing.assert_array_equal(
+            ours.labels_.compute(), textbook.labels_.compute()
+        )
+        np.testing.assert_array_equal(ours.cluster_centers_, textbook.cluster_centers_)
+        assert ours.n_iter_ == textbook.n_iter_
+
+
+def test_routed_trimmed_fit_on_dask_is_the_unrouted_fit(
+    client, problem, through_attention
+):
+    X, _, init = problem
+    params = dict(n_clusters=N_CLUSTERS, trim_fraction=0.1, init=init, max_iter=30)
+    textbook = TransformerTrimmedKMeans(**params, algorithm="lloyd").fit(in_blocks(X))
+    ours = routed(TransformerTrimmedKMeans(**params), EAGER_ROUTERS["gathered"])
+    ours.fit(in_blocks(X))
+    assert min(through_attention) < 0.5 * X.shape[0]
+    np.testing.assert_array_equal(ours.labels_.compute(), textbook.labels_.compute())
+    np.testing.assert_array_equal(ours.cluster_centers_, textbook.cluster_centers_)
+    assert ours.n_iter_ == textbook.n_iter_
+
+
+def test_default_fit_on_dask_routes_once_the_centroids_settle(
+    client, through_attention
+):
+    # Enough tokens, features and centroids that routing pays
+    # (TokenRouter.worth_routing): the default router routes on its own.
+    X, _ = make_blobs(24_000, 32, centers=64, cluster_std=1.0, random_state=0)
+    init = X[np.random.RandomState(0).choice(X.shape[0], 64, replace=False)]
+    params = dict(n_clusters=64, init=init, max_iter=20, tol=0.0)
+    ours = TransformerKMeans(**params).fit(da.from_array(X, chunks=(7_000, 32)))
+    assert 0 < len(through_attention) < 20
+    assert min(through_attention) < 0.1 * X.shape[0]
+    theirs = KMeans(**params, n_init=1).fit(X)
+    np.testing.assert_array_equal(ours.labels_.compute(), theirs.labels_)
+    np.testing.assert_allclose(
+        ours.cluster_centers_, theirs.cluster_centers_, rtol=0, atol=1e-12
+    )
+
+
+def test_worker_killed_mid_routed_fit_does_not_change_the_result(client, monkeypatch):
+    from sklearn_kmt import _network
+
+    # A worker dies once the bounds of several layers hang on each other.
+    X, _, means = lazy_blobs(60_000, 8, 20_000, seed=1, spread=1.0)
+    init = means[::-1].copy()
+    params = dict(n_clusters=N_CLUSTERS, init=init, max_iter=6, tol=0)
+    undisturbed = routed(TransformerKMeans(**params), EAGER_ROUTERS["gathered"]).fit(X)
+    layers, restarted = [], []
+    layer = _network.LayerPass.layer
+
+    def layer_then_kill_a_worker(self, centers, with_labels=True):
+        output = layer(self, centers, with_labels)
+        layers.append(self.stream.routed)
+        if len(layers) == 4:
+            worker = sorted(client.scheduler_info()["workers"])[0]
+            client.restart_workers([worker])
+            restarted.append(worker)
+        return output
+
+    monkeypatch.setattr(_network.LayerPass, "layer", layer_then_kill_a_worker)
+    disturbed = routed(TransformerKMeans(**params), EAGER_ROUTERS["gathered"]).fit(X)
+    assert restarted and restarted[0] not in client.scheduler_info()["workers"]
+    assert all(routed_blocks is not None for routed_blocks in layers[1:])
+    assert disturbed.n_iter_ == undisturbed.n_iter_ == 6
+    np.testing.assert_array_equal(
+        disturbed.labels_.compute(), undisturbed.labels_.compute()
+    )
+    np.testing.assert_array_equal(
+        disturbed.cluster_centers_, undisturbed.cluster_centers_
+    )
