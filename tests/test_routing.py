@@ -15,7 +15,13 @@ from sklearn.utils._testing import assert_array_equal
 from test_kmeans import PROBLEMS, _relocation_problem, tie_heavy_problems
 
 from sklearn_kmt import TransformerKMeans, TransformerTrimmedKMeans
-from sklearn_kmt._components import AssignAttention, Softmax, UnitSphereNormalisation
+from sklearn_kmt._components import (
+    AssignAttention,
+    CosineScore,
+    ManhattanScore,
+    Softmax,
+    UnitSphereNormalisation,
+)
 from sklearn_kmt._network import kmeans_block
 from sklearn_kmt._routing import TokenRouter
 from sklearn_kmt._streams import InMemoryStream
@@ -265,9 +271,15 @@ def test_elkan_routes_as_auto():
     "changes",
     [
         {"assign_attention": AssignAttention(normaliser=Softmax(1.0))},
-        {"normalisation": UnitSphereNormalisation()},
+        {
+            "normalisation": UnitSphereNormalisation(),
+            "assign_attention": AssignAttention(
+                score=CosineScore(), normaliser=Softmax(1.0)
+            ),
+        },
+        {"assign_attention": AssignAttention(score=ManhattanScore())},
     ],
-    ids=["softmax", "normalisation"],
+    ids=["softmax", "spherical-softmax", "manhattan"],
 )
 def test_a_router_on_a_layer_without_bounds_is_refused(changes):
     with pytest.raises(ValueError, match="router"):
