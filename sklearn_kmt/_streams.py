@@ -498,7 +498,10 @@ class PointStream:
             return None, ()
         if self.schedule is None:
             self.schedule = slots.router.schedule(
-                self.routing_sample, self.n_tokens, *slots.centers.shape[::-1]
+                self.routing_sample,
+                self.n_tokens,
+                self.points.entries_per_token,
+                len(slots.centers),
             )
         if self.bounds is None and not self.schedule.may_pay:
             return None, ()
