@@ -470,3 +470,27 @@ def test_spherical_algorithm_must_be_auto_or_lloyd():
     X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="algorithm"):
         TransformerSphericalKMeans(2, algorithm="elkan").fit(X)
+
+
+def test_bounds_near_a_zero_key_do_not_certify_a_slot_the_scores_refuse():
+    # A zero centroid (its members all zero rows) is a zero key: at distance
+    # 1 from every unit point, nearer than a unit key at cosine below 1/2,
+    # which the cosine score still prefers. Valid bounds on the distances
+    # that put the zero key first must leave the slot undecided.
+    attention = AssignAttention(score=CosineScore())
+    router = EAGER_ROUTERS["gathered"]
+    centers = np.array([[0.0, 0.0], [1.0, 0.0]])
+    cosines = np.linspace(0.05, 0.45, 9)
+    points = np.column_stack([cosines, np.sqrt(1 - cosines**2)])
+    squared_norms = np.ones(len(points))
+    plan = router.plan(
+        attention, centers, attention.key_bias(centers), 1.0, 256, centers
+    )
+    # Bounds a router may hold: the distances themselves, to the zero key
+    # and to the unit key, widened a little.
+    upper = np.full(len(points), 1.0 + 1e-9)
+    lower = np.sqrt(2 - 2 * cosines) * (1 - 1e-9)
+    labels = np.zeros(len(points), dtype=np.int32)
+    written, *_ = router(attention, plan, points, squared_norms, labels, upper, lower)
+    assert_array_equal(written, attention(points, centers, None).labels)
+    assert_array_equal(written, np.ones(len(points)))
