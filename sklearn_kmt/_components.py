@@ -256,6 +256,14 @@ class Score(Protocol):
     dissimilarity_degree, distance_degree : int
         The degrees, in the data's scale, of the dissimilarity it ranks by
         and of the distances :meth:`distances` gives.
+
+    Notes
+    -----
+    A score that ranks the keys as the Euclidean distances to some keys
+    would says which keys, and what each key's score lacks of half the
+    squared distance, in a method ``distance_keys(centers)`` (see
+    :meth:`SquaredEuclideanScore.distance_keys`): a token router can then
+    bound those distances and route tokens around its hardmax.
     """
 
     translation_invariant: bool
@@ -815,6 +823,14 @@ class SquaredEuclideanScore:
     def key_bias(self, centers):
         return -0.5 * row_norms(centers, squared=True)
 
+    def distance_keys(self, centers):
+        """The keys whose Euclidean distances the scores rank by, and what
+        each key's score lacks of half the squared distance: the centroids,
+        and None, since ``x . c_j - ||c_j||^2 / 2`` is ``(||x||^2 -
+        ||x - c_j||^2) / 2`` already. What a
+        :class:`~sklearn_kmt._routing.TokenRouter` bounds."""
+        return centers, None
+
     def scores(self, points, centers, key_bias, key_major=False):
         """Scores of a chunk of point tokens against every centroid, (m, k).
 
@@ -1005,6 +1021,17 @@ class CosineScore:
 
     def key_bias(self, centers):
         return np.zeros(centers.shape[0], dtype=centers.dtype)
+
+    def distance_keys(self, centers):
+        """The keys whose Euclidean distances the scores rank by, and what
+        each key's score lacks of half the squared distance: the centroids on
+        the unit sphere, whose products with the points the scores are, and
+        ``-||k_j||^2 / 2`` (in float64), so that ``x . k_j - ||k_j||^2 / 2 =
+        (||x||^2 - ||x - k_j||^2) / 2``. About ``-1/2`` for every key but a
+        zero centroid's, whose key stays zero. What a
+        :class:`~sklearn_kmt._routing.TokenRouter` bounds."""
+        keys = unit_rows(centers)
+        return keys, -0.5 * row_norms(keys.astype(np.float64), squared=True)
 
     def scores(self, points, centers, key_bias, key_major=False):
         return query_key_products(points, unit_rows(centers), key_major=key_major)

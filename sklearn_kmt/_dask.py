@@ -233,6 +233,11 @@ class DaskStream(PointStream):
             self._routing_norm = largest_norm_of(largest, self.dask_points)
         return self._routing_norm
 
+    @property
+    def entries_per_token(self):
+        """The features: the blocks are dense."""
+        return self.dask_points.n_features
+
     def routing_batch_rows(self, n_clusters):
         """None: the router scores each chunk of a block whole, the chunks of
         an unrouted layer, so that the sums are added in the same order;

@@ -14,10 +14,8 @@ from sklearn.utils import check_array, check_random_state
 
 from ._components import (
     AssignAttention,
-    EuclideanScore,
     Gate,
     RelocationHead,
-    SquaredEuclideanScore,
     UnitSphereNormalisation,
     Update,
     UpdateAttention,
@@ -123,10 +121,9 @@ router
     def __post_init__(self):
         if self.router is not None and not self.routable:
             raise ValueError(
-                f"A router ({self.router!r}) bounds squared Euclidean distances "
-                "between one-hot slots' points and centroids; this layer "
-                f"({self.assign_attention!r}, normalisation {self.normalisation!r})"
-                " has no such bounds."
+                f"A router ({self.router!r}) bounds the Euclidean distances "
+                "that a hardmax's scores rank by; this layer "
+                f"({self.assign_attention!r}) has no such bounds."
             )
         update = self.update_attention
         if (
@@ -201,12 +198,13 @@ router
     @property
     def routable(self):
         """Whether a :class:`TokenRouter` can route the layer's tokens: a
-        hardmax over squared Euclidean scores, without normalisation layer."""
+        hardmax over scores that rank the keys as the Euclidean distances to
+        some keys do, which the score names (``distance_keys``): the squared
+        Euclidean score, or the cosine score, with or without normalisation
+        layer (the router reads the tokens as the attention does)."""
         attention = self.assign_attention
-        return (
-            attention.normaliser.one_hot
-            and type(attention.score) in (SquaredEuclideanScore, EuclideanScore)
-            and self.normalisation is None
+        return attention.normaliser.one_hot and hasattr(
+            attention.score, "distance_keys"
         )
 
     @property

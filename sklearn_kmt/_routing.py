@@ -12,6 +12,13 @@ whose bounds keep apart, ``l_i > u_i``, is nearer its centroid than any
 other: it takes the residual path and keeps its slot. The others go through
 the attention.
 
+The bounds are on Euclidean distances to the keys the attention's scores
+rank by: the centroids for the squared Euclidean score, the centroids on the
+unit sphere for the cosine score of spherical k-means, which ranks them as
+the distances from a point on the sphere would (``x . k_j`` is ``(||x||^2 +
+||k_j||^2 - ||x - k_j||^2) / 2``, the key's norm 1 up to rounding, or 0 for a
+zero centroid); the score says which keys (``distance_keys``).
+
 The router decides what the attention would have written, so the layer is the
 same layer, with the same labels: it routes a token around only when the
 bounds leave a margin larger than any rounding of the scores, KMeans' own
@@ -62,8 +69,16 @@ class RoutingPlan:
     Attributes
     ----------
     centers : ndarray of shape (n_clusters, n_features)
-        The keys of this layer.
+        The centroids of this layer, as the attention takes them.
     key_bias : ndarray of shape (n_clusters,)
+        The attention's bias.
+    keys : ndarray of shape (n_clusters, n_features)
+        The keys whose products with the points the scores are (the
+        centroids, or for the cosine score the centroids on the unit
+        sphere): the bounds are on the distances to them.
+    score_shift : ndarray of shape (n_clusters,) or None
+        What each key's score (with its bias) lacks of ``(||x||^2 -
+        ||x - k_j||^2) / 2``; None for nothing.
     own_drift : ndarray of shape (n_clusters,) or None
         How far each centroid moved since the bounds were made (rounded up);
         None when no bounds exist yet: every token is routed through.
@@ -79,6 +94,11 @@ class RoutingPlan:
     half_gap : ndarray of shape (n_clusters,) or None
         Half the distance from each centroid to its nearest other one
         (rounded down): a token nearer its centroid than that keeps it.
+    label_margin : ndarray of shape (n_clusters,) or None
+        For a token of centroid ``a``, ``score_margin`` and twice the most
+        that ``a``'s shift exceeds another key's: the squared distances must
+        be apart by this much for the scores to be apart by ``score_margin``;
+        None where the keys have no shifts.
     batch_rows : int or None
         The most tokens scored together (a whole number of KMeans' blocks);
         None: each chunk the router is given, whole (a chunk of a stream
@@ -87,18 +107,22 @@ class RoutingPlan:
         A bound on the rounding error of a squared distance computed from a
         score and the squared norm of the point.
     score_margin : float
-        The difference of squared distances above which every rounding of
-        the scores, KMeans' included, names the same nearest centroid.
+        The difference of squared distances (of twice the scores) above which
+        every rounding of the scores, KMeans' included, names the same best
+        key.
     """
 
     centers: np.ndarray
     key_bias: np.ndarray
+    keys: np.ndarray
+    score_shift: np.ndarray | None
     own_drift: np.ndarray | None
     near_drift: np.ndarray | None
     others_drift: np.ndarray | None
     far_gap: np.ndarray | None
     half_gap: np.ndarray | None
-    batch_rows: int
+    label_margin: np.ndarray | None
+    batch_rows: int | None
     distance_error: float
     score_margin: float
 
@@ -113,9 +137,11 @@ class TokenRouter:
     """Routes around the assignment attention the point tokens whose slot is
     certain; the others go through it.
 
-    The router of the squared Euclidean hardmax: each point token carries an
-    upper bound on its distance to the centroid it is assigned to and a lower
-    bound on its distance to any other (see the module docstring). Bounds
+    The router of a hardmax over scores that rank the keys as Euclidean
+    distances do (the squared Euclidean score; the cosine score, whose keys
+    are the centroids on the unit sphere): each point token carries an upper
+    bound on its distance to the key of the centroid it is assigned to and a
+    lower bound on its distance to any other (see the module docstring). Bounds
     are made wherever a token goes through the attention, from its best and
     second best scores, and moved after each layer by how far the centroids
     moved.
@@ -149,7 +175,9 @@ class TokenRouter:
     -----
     A token of centroid ``a`` keeps its slot when ``l > u`` and
     ``l^2 - u^2`` exceeds ``score_margin`` (the squared distances then
-    differ by more than any rounding), where ``l`` is the largest of three
+    differ by more than any rounding; for keys whose scores are shifted from
+    half the squared distances, by more than any rounding and the shifts'
+    differences, ``label_margin``), where ``l`` is the largest of three
     lower bounds, each valid for every other centroid: the last one less the
     largest move of the others; the last one less the largest move of the
     ``round(sqrt(n_clusters))`` centroids nearest ``c_a`` where those are
@@ -179,8 +207,10 @@ class TokenRouter:
         ``MIN_ROUTED_TOKENS`` tokens, whose layers cost less than the
         router's own work on the centroids and its sample.
 
-        A cost model in multiply-adds per token: an unrouted token's scores
-        cost ``n_clusters * (n_features + 1 + SCORE_COST)``; routing costs
+        ``n_features`` is what one score reads of a token: its features, or
+        for sparse data its mean number of non-zeros. A cost model in
+        multiply-adds per token: an unrouted token's scores cost
+        ``n_clusters * (n_features + 1 + SCORE_COST)``; routing costs
         every token about ``BOOKKEEPING_COST`` (moving and testing its
         bounds), and a token sent through a routed attention about
         ``2 + ROUTED_KEY_COST / n_clusters`` times an unrouted one (it is
@@ -212,14 +242,27 @@ class TokenRouter:
         :class:`RoutingSchedule`), decided on ``sample``."""
         return RoutingSchedule(self, sample, n_tokens, n_features, n_clusters)
 
-    def plan(self, centers, key_bias, largest_norm, batch_rows, previous_centers=None):
+    def plan(
+        self,
+        attention,
+        centers,
+        key_bias,
+        largest_norm,
+        batch_rows,
+        previous_centers=None,
+    ):
         """What the router reads of this layer's centroids.
 
         Parameters
         ----------
+        attention : AssignAttention
+            The attention routed around; its score says which keys the
+            bounds are on (``distance_keys``).
         centers : ndarray of shape (n_clusters, n_features)
+            The centroids, as the attention takes them.
         key_bias : ndarray of shape (n_clusters,)
-            The assignment attention's bias, ``-||c_j||^2 / 2``.
+            The attention's bias (``-||c_j||^2 / 2`` for the squared
+            Euclidean score).
         largest_norm : float
             An upper bound on the norm of every point token.
         batch_rows : int or None
@@ -232,29 +275,45 @@ class TokenRouter:
         -------
         plan : RoutingPlan
         """
-        n_clusters, n_features = centers.shape
-        wide = centers.astype(np.float64, copy=False)
+        keys, score_shift = attention.score.distance_keys(centers)
+        n_clusters, n_features = keys.shape
+        wide = keys.astype(np.float64, copy=False)
         largest_center = float(np.sqrt(np.max(row_norms(wide, squared=True))))
         largest_center *= 1 + _gamma(np.dtype(np.float64), n_features + 2)
-        gamma = _gamma(centers.dtype, n_features + 2)
+        gamma = _gamma(keys.dtype, n_features + 2)
         # |x|^2 - 2 (x.c + b) rounds within gamma of the sum of the
-        # magnitudes of its terms, at most 3 (|x| + |c|)^2; the bias too.
+        # magnitudes of its terms, at most 3 (|x| + |c|)^2; the bias (or
+        # the shift) too.
         reach = (largest_norm + largest_center) ** 2
         distance_error = 3.5 * gamma * reach
         # KMeans' ||c||^2 - 2 x.c is within gamma (|c|^2 + 2 |x| |c|) of the
         # exact value, for each of the two centroids compared.
         kmeans_error = gamma * (largest_center**2 + 2 * largest_norm * largest_center)
         score_margin = 4.5 * kmeans_error
+        label_margin = None
+        if score_shift is not None:
+            # Twice a score is the squared distance's complement less twice
+            # the key's shift: a token's best key by distance leads the
+            # others in score by half the distances' gap less the excess of
+            # its shift over theirs. The shifts round within gamma |c|^2.
+            excess = score_shift + _largest_of_others(-score_shift, -np.inf)
+            rounding = 4 * _gamma(np.dtype(np.float64), n_features + 2)
+            label_margin = 2 * np.maximum(excess, 0.0) * _UP
+            label_margin += score_margin + rounding * largest_center**2
         if previous_centers is None:
             return RoutingPlan(
                 centers,
                 key_bias,
+                keys,
+                score_shift,
                 *[None] * 5,
+                label_margin,
                 batch_rows,
                 distance_error,
                 score_margin,
             )
-        moves = wide - previous_centers.astype(np.float64, copy=False)
+        previous_keys, _ = attention.score.distance_keys(previous_centers)
+        moves = wide - previous_keys.astype(np.float64, copy=False)
         drift = np.sqrt(row_norms(moves, squared=True)) * _UP
         drift *= 1 + _gamma(np.dtype(np.float64), n_features + 2)
         drift += np.finfo(np.float64).tiny
@@ -264,22 +323,21 @@ class TokenRouter:
         n_near = min(n_clusters - 1, max(1, round(math.sqrt(n_clusters))))
         order = np.argsort(gaps, axis=1)[:, :-1]
         near_drift = np.max(drift[order[:, :n_near]], axis=1, initial=0.0)
-        # The largest move among all the others: the largest, or for the
-        # centroid that moved most, the second largest.
-        most = np.argmax(drift)
-        others_drift = np.full(n_clusters, drift[most])
-        others_drift[most] = np.max(np.delete(drift, most), initial=0.0)
+        others_drift = _largest_of_others(drift, 0.0)
         far_gap = np.full(n_clusters, np.inf)
         if n_near < n_clusters - 1:
             far_gap = np.take_along_axis(gaps, order[:, n_near : n_near + 1], 1)[:, 0]
         return RoutingPlan(
             centers,
             key_bias,
+            keys,
+            score_shift,
             drift,
             near_drift,
             others_drift,
             far_gap,
             0.5 * np.min(gaps, axis=1) * _DOWN,
+            label_margin,
             batch_rows,
             distance_error,
             score_margin,
@@ -353,8 +411,8 @@ class TokenRouter:
         # Tighten: the distance to the own centroid, one product a token.
         queries = points[rows]
         own = labels[rows]
-        own_scores = dot_with_assigned(queries, plan.centers, own) + plan.key_bias[own]
-        upper[rows] = self._upper(squared_norms[rows], own_scores, plan)
+        own_scores = dot_with_assigned(queries, plan.keys, own) + plan.key_bias[own]
+        upper[rows] = self._upper(squared_norms[rows], own_scores, own, plan)
         lower[rows] = self._lower_bound(
             near[rows],
             far_gap[rows],
@@ -362,7 +420,7 @@ class TokenRouter:
             any_other[rows],
             upper[rows],
         )
-        uncertain = ~self._apart(lower[rows], upper[rows], plan)
+        uncertain = ~self._apart(lower[rows], upper[rows], own, plan)
         rows = rows[uncertain]
         if rows.size == 0:
             return labels, upper, lower, routed
@@ -398,7 +456,7 @@ class TokenRouter:
             lower - plan.others_drift[labels],
         )
         lower = self._lower_bound(*terms, upper)
-        rows = np.flatnonzero(~self._apart(lower, upper, plan))
+        rows = np.flatnonzero(~self._apart(lower, upper, labels, plan))
         return upper, lower, terms, rows
 
     @staticmethod
@@ -418,21 +476,35 @@ class TokenRouter:
         return bound
 
     @staticmethod
-    def _apart(lower, upper, plan):
-        """Which tokens keep their slot whatever the rounding: their bounds
-        leave the squared distances apart by more than ``score_margin``."""
+    def _apart(lower, upper, labels, plan):
+        """Which tokens of centroids ``labels`` keep their slot whatever the
+        rounding: their bounds leave the squared distances apart by more
+        than ``score_margin`` (``label_margin`` where the keys have shifts)."""
+        margin = plan.score_margin
+        if plan.label_margin is not None:
+            margin = plan.label_margin[labels]
         with np.errstate(invalid="ignore"):
             gap = (lower - upper) * (lower + upper)
-        return (lower > upper) & (gap * _DOWN > plan.score_margin)
+        return (lower > upper) & (gap * _DOWN > margin)
 
     @staticmethod
-    def _upper(squared_norms, scores, plan):
-        distances = squared_norms - 2 * scores.astype(np.float64) + plan.distance_error
+    def _upper(squared_norms, scores, labels, plan):
+        """An upper bound on the distance to the keys ``labels`` from their
+        scores."""
+        terms = scores.astype(np.float64)
+        if plan.score_shift is not None:
+            terms += plan.score_shift[labels]
+        distances = squared_norms - 2 * terms + plan.distance_error
         return np.sqrt(np.maximum(distances, 0.0)) * _UP
 
     @staticmethod
     def _lower(squared_norms, scores, plan):
-        distances = squared_norms - 2 * scores.astype(np.float64) - plan.distance_error
+        """A lower bound on the distance to every key whose score is at most
+        ``scores``."""
+        terms = scores.astype(np.float64)
+        if plan.score_shift is not None:
+            terms += np.max(plan.score_shift)
+        distances = squared_norms - 2 * terms - plan.distance_error
         return np.sqrt(np.maximum(distances, 0.0)) * _DOWN
 
     def _scored(self, attention, plan, points, queries, squared_norms, rows):
@@ -462,19 +534,18 @@ class TokenRouter:
         tie, which the rounding may decide: its KMeans block of the chunk is
         scored again as KMeans scores it, and its lower bound is 0.
         """
-        centers, key_bias = plan.centers, plan.key_bias
         if queries.shape[0] < KMEANS_BLOCK_ROWS and not hasattr(queries, "multiply"):
             # Any rounding serves; a few rows take NumPy's product, whose
             # call costs less than the one rounded as KMeans'.
-            scores = queries @ centers.T
-            scores += key_bias
+            scores = queries @ plan.keys.T
+            scores += plan.key_bias
         else:
-            scores = attention.scores(queries, centers, key_bias)
+            scores = attention.scores(queries, plan.centers, plan.key_bias)
         n_queries = scores.shape[0]
         labels = np.argmax(scores, axis=1)
         everyone = np.arange(n_queries)
         best = scores[everyone, labels]
-        upper = self._upper(squared_norms, best, plan)
+        upper = self._upper(squared_norms, best, labels, plan)
         if scores.shape[1] < 2:
             return labels.astype(np.int32), upper, np.full(n_queries, np.inf)
         scores[everyone, labels] = -np.inf
@@ -490,7 +561,7 @@ class TokenRouter:
             # score of its label is still in the matrix.
             scores_of_exact = scores[near[moved], exact[moved]]
             upper[near[moved]] = self._upper(
-                squared_norms[near[moved]], scores_of_exact, plan
+                squared_norms[near[moved]], scores_of_exact, exact[moved], plan
             )
             labels[near] = exact
             lower[near] = 0.0
@@ -509,6 +580,16 @@ class TokenRouter:
             mine = blocks == block
             labels[mine] = written.labels[rows[mine] - start]
         return labels
+
+
+def _largest_of_others(values, initial):
+    """For each entry of ``values``, the largest of the others: the largest,
+    or for the largest itself, the second largest (``initial`` when there is
+    none)."""
+    most = np.argmax(values)
+    largest = np.full(values.shape, values[most])
+    largest[most] = np.max(np.delete(values, most), initial=initial)
+    return largest
 
 
 def centroid_gaps(centers, largest_center):
@@ -585,7 +666,9 @@ class RoutingSchedule:
         last, self.last_centers = self.last_centers, centers
         router = self.router
         if bounds is not None:
-            return router.plan(centers, key_bias, largest_norm, batch_rows, bounds)
+            return router.plan(
+                attention, centers, key_bias, largest_norm, batch_rows, bounds
+            )
         if self.wait:
             self.wait -= 1
             return None
@@ -598,7 +681,7 @@ class RoutingSchedule:
             self.wait = self.next_ask
             self.next_ask = min(2 * self.next_ask, LONGEST_WAIT)
             return None
-        return router.plan(centers, key_bias, largest_norm, batch_rows)
+        return router.plan(attention, centers, key_bias, largest_norm, batch_rows)
 
     @property
     def may_pay(self):
@@ -619,11 +702,12 @@ class RoutingSchedule:
             self.sample = self.sample()
         points, squared_norms = self.sample
         n_points = points.shape[0]
-        fresh = router.plan(last, attention.key_bias(last), largest_norm, n_points)
-        labels, upper, lower, _ = router(attention, fresh, points, squared_norms)
-        plan = router.plan(
-            centers, attention.key_bias(centers), largest_norm, n_points, last
+        fresh = router.plan(
+            attention, last, attention.key_bias(last), largest_norm, n_points
         )
+        labels, upper, lower, _ = router(attention, fresh, points, squared_norms)
+        key_bias = attention.key_bias(centers)
+        plan = router.plan(attention, centers, key_bias, largest_norm, n_points, last)
         undecided = router.undecided(plan, labels, upper, lower)[-1]
         return undecided.size <= self.most_undecided * n_points
 

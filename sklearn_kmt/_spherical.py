@@ -1,8 +1,11 @@
 """TransformerSphericalKMeans: the k-means transformer behind a normalisation layer."""
 
+from sklearn.utils._param_validation import StrOptions
+
 from ._base import BaseTransformerKMeans
 from ._components import AssignAttention, CosineScore, UnitSphereNormalisation
 from ._network import kmeans_block
+from ._routing import TokenRouter
 
 
 class TransformerSphericalKMeans(BaseTransformerKMeans):
@@ -44,6 +47,11 @@ class TransformerSphericalKMeans(BaseTransformerKMeans):
     copy_x : bool, default=True
         Kept for a uniform interface; the data is never changed in place, since
         the normalisation is applied as a per-sample factor.
+
+    algorithm : {"auto", "lloyd"}, default="auto"
+        ``"auto"`` routes around the assignment attention the point tokens
+        whose bounds certify their slot, ``"lloyd"`` sends every token
+        through every layer; the result is the same (see Notes).
 
     Attributes
     ----------
@@ -96,6 +104,13 @@ class TransformerSphericalKMeans(BaseTransformerKMeans):
     similar samples. A centroid whose members are all zero rows has no
     direction either and stays at zero.
 
+    On the unit sphere ``x . c = 1 - ||x - c||^2 / 2``: the most similar
+    centroid is the nearest, so the token router of :class:`TransformerKMeans`
+    applies, bounding each token's Euclidean distances to the unit
+    centroids, and the layers it routes are the same layers (the same labels,
+    centroids and number of layers as with ``algorithm="lloyd"``). A zero row,
+    equally similar to every centroid, always goes through the attention.
+
     References
     ----------
     .. [1] I. S. Dhillon and D. S. Modha, "Concept decompositions for large
@@ -113,8 +128,39 @@ class TransformerSphericalKMeans(BaseTransformerKMeans):
     array([1., 1.])
     """
 
+    _parameter_constraints: dict = {
+        **BaseTransformerKMeans._parameter_constraints,
+        "algorithm": [StrOptions({"auto", "lloyd"})],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+        algorithm="auto",
+    ):
+        super().__init__(
+            n_clusters,
+            init=init,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            random_state=random_state,
+            copy_x=copy_x,
+        )
+        self.algorithm = algorithm
+
     def _make_block(self):
         return kmeans_block(
             normalisation=UnitSphereNormalisation(),
             assign_attention=AssignAttention(score=CosineScore()),
+            router=None if self.algorithm == "lloyd" else TokenRouter(),
         )

@@ -323,7 +323,9 @@ class PointStream:
         Whether the stream carries a router's bounds from layer to layer;
         such a stream also offers what a router reads of the tokens:
         ``routing_sample()``, ``squared_norms`` (held per point),
-        ``routing_norm`` and ``routing_batch_rows(n_clusters)``.
+        ``routing_norm``, ``routing_batch_rows(n_clusters)`` and
+        ``entries_per_token`` (what a score costs, see
+        :meth:`TokenRouter.worth_routing`).
     bounds : RoutingBounds or None
         The bounds of the last assignment that went through a router.
     routed : held per point, or None
@@ -501,7 +503,10 @@ class PointStream:
             return None, ()
         if self.schedule is None:
             self.schedule = slots.router.schedule(
-                self.routing_sample, self.n_tokens, *slots.centers.shape[::-1]
+                self.routing_sample,
+                self.n_tokens,
+                self.entries_per_token,
+                len(slots.centers),
             )
         if self.bounds is None and not self.schedule.may_pay:
             return None, ()
@@ -648,6 +653,10 @@ class InMemoryStream(PointStream):
             largest = float(np.max(self.squared_norms, initial=0.0))
             self._routing_norm = largest_norm_of(largest, self.points)
         return self._routing_norm
+
+    @property
+    def entries_per_token(self):
+        return self.points.entries_per_token
 
     def routing_batch_rows(self, n_clusters):
         """The most tokens a router scores together: the rows of a plain

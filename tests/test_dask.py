@@ -429,13 +429,21 @@ def test_routed_tie_heavy_data_on_dask_is_the_unrouted_fit(client, kind):
         assert ours.n_iter_ == textbook.n_iter_
 
 
-def test_routed_trimmed_fit_on_dask_is_the_unrouted_fit(
-    client, problem, through_attention
+@pytest.mark.parametrize(
+    "estimator, options",
+    [
+        (TransformerTrimmedKMeans, {"trim_fraction": 0.1}),
+        (TransformerSphericalKMeans, {}),
+    ],
+    ids=["trimmed", "spherical"],
+)
+def test_routed_variant_on_dask_is_the_unrouted_fit(
+    client, problem, estimator, options, through_attention
 ):
     X, _, init = problem
-    params = dict(n_clusters=N_CLUSTERS, trim_fraction=0.1, init=init, max_iter=30)
-    textbook = TransformerTrimmedKMeans(**params, algorithm="lloyd").fit(in_blocks(X))
-    ours = routed(TransformerTrimmedKMeans(**params), EAGER_ROUTERS["gathered"])
+    params = dict(n_clusters=N_CLUSTERS, init=init, max_iter=30, **options)
+    textbook = estimator(**params, algorithm="lloyd").fit(in_blocks(X))
+    ours = routed(estimator(**params), EAGER_ROUTERS["gathered"])
     ours.fit(in_blocks(X))
     assert min(through_attention) < 0.5 * X.shape[0]
     np.testing.assert_array_equal(ours.labels_.compute(), textbook.labels_.compute())
