@@ -10,7 +10,10 @@ each, the ratio of the medians (ours / dask-ml) with the spread of the
 per-repeat ratios, the iterations each ran, and how far apart their centers
 end; then, from one more (untimed) fit of each, the tasks the scheduler ran
 and the bytes the workers sent each other, per layer (the whole fit's,
-divided by its iterations: setup and final reductions included).
+divided by its iterations: setup and final reductions included). Last,
+whole fits with token routing (``algorithm="auto"``, the default) and
+without (``"lloyd"``), on noise and on clustered data, alternating: the
+median time of each, their ratio, and whether the labels are the same.
 
 dask-ml is an optional dependency of this benchmark only
 (``pip install ".[bench]"``); without it, or when its KMeans fails with the
@@ -38,6 +41,9 @@ GRID = [
     (500_000, 128, 128, 50_000),
 ]
 QUICK_GRID = [(20_000, 4, 8, 5_000)]
+# Whole fits with and without routing (n, d, k, rows per chunk).
+ROUTING_GRID = [(1_000_000, 16, 64, 125_000), (200_000, 100, 256, 25_000)]
+QUICK_ROUTING_GRID = [(24_000, 32, 64, 6_000)]
 
 
 def dask_ml_kmeans():
@@ -127,6 +133,51 @@ def compare(theirs_class, n_samples, n_features, n_clusters, rows, layers, repea
     return row
 
 
+def routing_data(kind, n_samples, n_features, n_clusters, rows, seed=0):
+    """Standard normal noise, or Gaussian blobs of standard deviation 2
+    around ``n_clusters`` means spread over ``[-10, 10]`` (the point of
+    index ``i`` in blob ``i % n_clusters``), as in compare_sklearn.py;
+    generated on the workers and persisted."""
+    X = da.random.RandomState(seed).standard_normal(
+        (n_samples, n_features), chunks=(rows, n_features)
+    )
+    if kind == "clustered":
+        means = np.random.RandomState(seed).uniform(-10, 10, (n_clusters, n_features))
+        blobs = da.arange(n_samples, chunks=rows) % n_clusters
+        X = 2.0 * X + blobs.map_blocks(
+            lambda blob: means[blob], new_axis=1, chunks=X.chunks, dtype=float
+        )
+    return X.persist()
+
+
+def routed_fits(kind, n_samples, n_features, n_clusters, rows, layers, repeats):
+    """Median times of whole fits with routing and without, their ratio
+    with its spread, and whether their labels are the same."""
+    X = routing_data(kind, n_samples, n_features, n_clusters, rows)
+    rows = np.random.RandomState(1).choice(n_samples, n_clusters, replace=False)
+    init = X[np.sort(rows)].compute()
+    times = {"auto": [], "lloyd": []}
+    models = {}
+    for _ in range(repeats):
+        for algorithm in times:
+            models[algorithm] = TransformerKMeans(
+                n_clusters, init=init, max_iter=layers, tol=0, algorithm=algorithm
+            )
+            times[algorithm].append(timed_fit(models[algorithm], X))
+    ratios = np.array(times["auto"]) / np.array(times["lloyd"])
+    same = np.array_equal(
+        models["auto"].labels_.compute(), models["lloyd"].labels_.compute()
+    )
+    return (
+        models["auto"].n_iter_,
+        np.median(times["auto"]),
+        np.median(times["lloyd"]),
+        np.median(ratios),
+        f"{ratios.min():.2f}-{ratios.max():.2f}",
+        same,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes only")
@@ -201,6 +252,32 @@ def main(argv=None):
                 tasks, moved = row["theirs_traffic"]
                 line += f" {tasks:>13.1f} {moved / 2**20:>11.2f}"
             print(line, flush=True)
+
+        layers = 30 if not args.quick else args.layers
+        print(
+            f"\nwhole fits of {layers} layers, routed (auto) and not (lloyd), "
+            f"{repeats} repeats, median times"
+        )
+        header = (
+            f"{'data':>9} {'n':>9} {'d':>4} {'k':>4} {'iters':>5} {'auto (s)':>9} "
+            f"{'lloyd (s)':>9} {'ratio':>6} {'spread':>11} {'same labels':>11}"
+        )
+        print(header)
+        print("-" * len(header))
+        for kind in ("noise", "clustered"):
+            for n_samples, n_features, n_clusters, rows in (
+                QUICK_ROUTING_GRID if args.quick else ROUTING_GRID
+            ):
+                n_iter, auto, lloyd, ratio, spread, same = routed_fits(
+                    kind, n_samples, n_features, n_clusters, rows, layers, repeats
+                )
+                print(
+                    f"{kind:>9} {n_samples:>9} {n_features:>4} {n_clusters:>4} "
+                    f"{n_iter:>5} "
+                    f"{auto:>9.3f} {lloyd:>9.3f} {ratio:>6.2f} {spread:>11} "
+                    f"{str(same):>11}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

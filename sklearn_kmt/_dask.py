@@ -30,6 +30,7 @@ from ._routing import largest_norm_of
 from ._streams import (
     InMemoryStream,
     PointStream,
+    budget_chunk_n_rows,
     routing_sample_step,
     same_partition,
     squared_norms_of,
@@ -91,6 +92,8 @@ class DaskPoints:
     def dtype(self):
         return self.data.dtype
 
+    is_sparse = False
+
     @property
     def total_weight(self):
         """The sum of the sample weights (computed once)."""
@@ -126,7 +129,9 @@ def _block_points(normalisation, data, sample_weight, start):
 def _read_block(normalisation, data, sample_weight, start, read, options, *held):
     """``map_reduce`` of one block: its chunks read in turn, on this worker."""
     block = InMemoryStream(
-        _block_points(normalisation, data, sample_weight, start), threads=False
+        _block_points(normalisation, data, sample_weight, start),
+        threads=False,
+        budget_chunks=True,
     )
     return block.map_reduce(read, *held, **options)
 
@@ -239,10 +244,9 @@ class DaskStream(PointStream):
         return self.dask_points.n_features
 
     def routing_batch_rows(self, n_clusters):
-        """None: the router scores each chunk of a block whole, the chunks of
-        an unrouted layer, so that the sums are added in the same order;
-        they are cut where the block lives, by its length."""
-        return None
+        """The rows of the chunks each block is read in, the same in every
+        block (see ``InMemoryStream(budget_chunks=True)``)."""
+        return budget_chunk_n_rows(self.dask_points, n_clusters)
 
     def n_through_attention(self):
         """How many tokens the last assignment sent through the attention,

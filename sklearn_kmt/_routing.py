@@ -28,7 +28,7 @@ scored again as KMeans scores it (see :mod:`sklearn_kmt._gemm`).
 """
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -99,10 +99,8 @@ class RoutingPlan:
         that ``a``'s shift exceeds another key's: the squared distances must
         be apart by this much for the scores to be apart by ``score_margin``;
         None where the keys have no shifts.
-    batch_rows : int or None
-        The most tokens scored together (a whole number of KMeans' blocks);
-        None: each chunk the router is given, whole (a chunk of a stream
-        whose chunks are cut where the tokens live, as Dask blocks are).
+    batch_rows : int
+        The most tokens scored together (a whole number of KMeans' blocks).
     distance_error : float
         A bound on the rounding error of a squared distance computed from a
         score and the squared norm of the point.
@@ -122,7 +120,7 @@ class RoutingPlan:
     far_gap: np.ndarray | None
     half_gap: np.ndarray | None
     label_margin: np.ndarray | None
-    batch_rows: int | None
+    batch_rows: int
     distance_error: float
     score_margin: float
 
@@ -265,8 +263,8 @@ class TokenRouter:
             Euclidean score).
         largest_norm : float
             An upper bound on the norm of every point token.
-        batch_rows : int or None
-            The most tokens scored together; None, each chunk whole.
+        batch_rows : int
+            The most tokens scored together.
         previous_centers : ndarray of shape (n_clusters, n_features), default=None
             The centroids the tokens' bounds were made against; None when
             they have none.
@@ -379,8 +377,6 @@ class TokenRouter:
             Which tokens went through the attention.
         """
         n_points = points.shape[0]
-        if plan.batch_rows is None:
-            plan = replace(plan, batch_rows=max(n_points, 1))
         if plan.fresh:
             written = self._scored(
                 attention, plan, points, points, squared_norms, np.arange(n_points)

@@ -55,18 +55,27 @@ def chunk_n_rows(points, n_clusters):
     :mod:`sklearn_kmt._gemm`). The size does not depend on the number of
     threads, so neither do the results.
     """
-    if points.is_sparse:
-        row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
-    else:
-        row_items = n_clusters + points.n_features + 1
-    budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
-    rows = max(1, int(budget // (row_items * points.dtype.itemsize)))
+    rows = budget_chunk_n_rows(points, n_clusters)
     if threaded(points, n_clusters):
         rows = min(rows, _shared_rows(points))
     blocks = max(1, rows // KMEANS_BLOCK_ROWS)
     n_blocks = -(-points.n_tokens // KMEANS_BLOCK_ROWS)
     rows = KMEANS_BLOCK_ROWS * _balanced(n_blocks, blocks)
     return max(1, min(rows, points.n_tokens))
+
+
+def budget_chunk_n_rows(points, n_clusters):
+    """The rows of a chunk within the budget of :func:`chunk_n_rows`,
+    whatever the number of tokens: a whole number of KMeans' blocks, at
+    least one. ``points`` needs ``is_sparse``, ``n_features`` and ``dtype``
+    (and, sparse, ``data.nnz`` and ``n_tokens``)."""
+    if points.is_sparse:
+        row_items = n_clusters + 4 * points.data.nnz // max(points.n_tokens, 1)
+    else:
+        row_items = n_clusters + points.n_features + 1
+    budget = min(CHUNK_BYTES, get_config()["working_memory"] * 2**20)
+    rows = max(1, int(budget // (row_items * points.dtype.itemsize)))
+    return KMEANS_BLOCK_ROWS * max(1, rows // KMEANS_BLOCK_ROWS)
 
 
 def label_chunk_n_rows(points):
@@ -453,7 +462,7 @@ class PointStream:
                 return update.partial(chunk, written, sample_weight)
             # A plain chunk at a time, however long the chunks of a routed
             # pass: the same sums, added in the same order, as unrouted.
-            step = plan.batch_rows or max(chunk.shape[0], 1)
+            step = plan.batch_rows
             return [
                 update.partial(
                     chunk[start : start + step],
@@ -550,7 +559,7 @@ class PointStream:
         same pass and returned."""
         plan, bounds = self._routing(slots)
         with_labels = with_labels or plan is not None
-        if plan is not None and not plan.fresh and plan.batch_rows is not None:
+        if plan is not None and not plan.fresh:
             # Few tokens of a chunk are scored: longer chunks, fewer steps.
             options["chunk_factor"] = slots.router.chunk_batches
         outputs, reduced = self.map_reduce(
@@ -605,18 +614,25 @@ class InMemoryStream(PointStream):
     threads : bool, default=True
         Whether chunks may be read on worker threads (:func:`stream`); a
         Dask task reads its block on its own thread.
+    budget_chunks : bool, default=False
+        Whether scored chunks hold :func:`budget_chunk_n_rows` rows each
+        (the last one the rest) rather than :func:`chunk_n_rows`: the same
+        rows in every stream of tokens of the same kind, as the blocks of a
+        Dask array are read, so that a router can score each block's chunks
+        as an unrouted layer does, whatever its length.
 
     Attributes
     ----------
-    points, threads
+    points, threads, budget_chunks
         The arguments given.
     """
 
     routes = True
 
-    def __init__(self, points, threads=True):
+    def __init__(self, points, threads=True, budget_chunks=False):
         self.points = points
         self.threads = threads
+        self.budget_chunks = budget_chunks
         self._routing_norm = None
         self._squared_norms = None
 
@@ -662,6 +678,8 @@ class InMemoryStream(PointStream):
         """The most tokens a router scores together: the rows of a plain
         chunk, so that a routed layer adds its sums in the order of an
         unrouted one."""
+        if self.budget_chunks:
+            return budget_chunk_n_rows(self.points, n_clusters)
         return chunk_n_rows(self.points, n_clusters)
 
     def fuses(self, slots):
@@ -719,7 +737,7 @@ class InMemoryStream(PointStream):
         """
         points = self.points
         if scores:
-            rows_per_chunk = chunk_n_rows(points, n_keys) * chunk_factor
+            rows_per_chunk = self.routing_batch_rows(n_keys) * chunk_factor
         else:
             rows_per_chunk = label_chunk_n_rows(points)
 

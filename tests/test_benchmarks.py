@@ -81,11 +81,21 @@ def test_dask_compare_quick(monkeypatch, capsys):
     out = run("dask_compare.py", ["--quick", "--layers", "3"], monkeypatch, capsys)
     assert "2 worker processes" in out
     times, traffic = out.split("per layer, one more fit of each")
+    traffic, routing = traffic.split("whole fits of")
+    # Routed and unrouted whole fits, on noise and on clusters: same labels.
+    routing_rows = [line.split() for line in routing.splitlines()[3:]]
+    assert [row[0] for row in routing_rows] == ["noise", "clustered"]
+    for row in routing_rows:
+        assert 0 < int(row[4]) <= 3
+        auto, lloyd, ratio = map(float, row[5:8])
+        assert auto > 0 and lloyd > 0
+        assert abs(ratio - auto / lloyd) <= 0.05 * ratio + 0.01
+        assert row[9] == "True"
     rows = [line.split() for line in times.splitlines()]
     rows = [row for row in rows if row and row[0].isdigit() and row[1] != "layers"]
     assert len(rows) == 1
     # Tasks and MiB per layer: at least a task a block, bytes not negative.
-    traffic_rows = [line.split() for line in traffic.splitlines()[2:]]
+    traffic_rows = [line.split() for line in traffic.strip().splitlines()[2:]]
     assert [row[:3] for row in traffic_rows] == [rows[0][:3]]
     assert all(float(value) >= 0 for value in traffic_rows[0][3:])
     assert float(traffic_rows[0][3]) >= 4
