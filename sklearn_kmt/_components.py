@@ -260,7 +260,7 @@ class Score(Protocol):
     Notes
     -----
     A score that ranks the keys as the Euclidean distances to some keys
-    would says which keys, and what each key's score lacks of half the
+    do says which keys, and what each key's score lacks of half the
     squared distance, in a method ``distance_keys(centers)`` (see
     :meth:`SquaredEuclideanScore.distance_keys`): a token router can then
     bound those distances and route tokens around its hardmax.
@@ -824,11 +824,13 @@ class SquaredEuclideanScore:
         return -0.5 * row_norms(centers, squared=True)
 
     def distance_keys(self, centers):
-        """The keys whose Euclidean distances the scores rank by, and what
-        each key's score lacks of half the squared distance: the centroids,
-        and None, since ``x . c_j - ||c_j||^2 / 2`` is ``(||x||^2 -
-        ||x - c_j||^2) / 2`` already. What a
-        :class:`~sklearn_kmt._routing.TokenRouter` bounds."""
+        """The keys a token router bounds the distances to: the centroids.
+
+        Returns the keys whose Euclidean distances the scores rank by, and
+        what each key's score lacks of half the squared distance: None,
+        since ``x . c_j - ||c_j||^2 / 2`` is ``(||x||^2 - ||x - c_j||^2) / 2``
+        already. What a :class:`~sklearn_kmt._routing.TokenRouter` bounds.
+        """
         return centers, None
 
     def scores(self, points, centers, key_bias, key_major=False):
@@ -1023,13 +1025,16 @@ class CosineScore:
         return np.zeros(centers.shape[0], dtype=centers.dtype)
 
     def distance_keys(self, centers):
-        """The keys whose Euclidean distances the scores rank by, and what
-        each key's score lacks of half the squared distance: the centroids on
-        the unit sphere, whose products with the points the scores are, and
-        ``-||k_j||^2 / 2`` (in float64), so that ``x . k_j - ||k_j||^2 / 2 =
-        (||x||^2 - ||x - k_j||^2) / 2``. About ``-1/2`` for every key but a
-        zero centroid's, whose key stays zero. What a
-        :class:`~sklearn_kmt._routing.TokenRouter` bounds."""
+        """The keys a token router bounds the distances to: the centroids on
+        the unit sphere.
+
+        Returns the keys whose Euclidean distances the scores rank by (their
+        products with the points are the scores), and what each key's score
+        lacks of half the squared distance, ``-||k_j||^2 / 2`` in float64,
+        so that ``x . k_j - ||k_j||^2 / 2 = (||x||^2 - ||x - k_j||^2) / 2``:
+        about ``-1/2`` for every key but a zero centroid's, whose key stays
+        zero. What a :class:`~sklearn_kmt._routing.TokenRouter` bounds.
+        """
         keys = unit_rows(centers)
         return keys, -0.5 * row_norms(keys.astype(np.float64), squared=True)
 
