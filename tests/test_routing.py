@@ -177,6 +177,17 @@ def exact_distances(X, centers):
     return np.sqrt(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2))
 
 
+def assert_bounds_hold(bounds, labels, queries, keys):
+    """The upper bounds are at least the distances from the queries to the
+    keys their labels name, the lower bounds at most those to any other."""
+    distances = exact_distances(queries, keys)
+    rows = np.arange(distances.shape[0])
+    assert_array_equal(bounds.labels, labels)
+    assert np.all(bounds.upper >= distances[rows, bounds.labels])
+    distances[rows, bounds.labels] = np.inf
+    assert np.all(bounds.lower <= distances.min(axis=1))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bounds_hold_after_every_layer(dtype):
     # The upper bound is at least the distance to the centroid the slot
@@ -191,12 +202,7 @@ def test_bounds_hold_after_every_layer(dtype):
         labels, new_centers = block(stream, centers)
         bounds = stream.bounds
         if bounds is not None:
-            distances = exact_distances(X, bounds.centers)
-            rows = np.arange(X.shape[0])
-            assert_array_equal(bounds.labels, labels)
-            assert np.all(bounds.upper >= distances[rows, bounds.labels])
-            distances[rows, bounds.labels] = np.inf
-            assert np.all(bounds.lower <= distances.min(axis=1))
+            assert_bounds_hold(bounds, labels, X, bounds.centers)
             checked += 1
         centers = new_centers
     assert checked >= 10
@@ -418,12 +424,7 @@ def test_spherical_bounds_hold_after_every_layer(layer, dtype, container):
             keys = bounds.centers
             if isinstance(block.assign_attention.score, CosineScore) or normalised:
                 keys = unit_rows_exactly(keys)
-            distances = exact_distances(queries, keys)
-            rows = np.arange(X.shape[0])
-            assert_array_equal(bounds.labels, labels)
-            assert np.all(bounds.upper >= distances[rows, bounds.labels])
-            distances[rows, bounds.labels] = np.inf
-            assert np.all(bounds.lower <= distances.min(axis=1))
+            assert_bounds_hold(bounds, labels, queries, keys)
             checked += 1
         centers = new_centers
     assert checked >= 10
