@@ -1397,7 +1397,9 @@ class Sparsemax:
         """
         by_cluster = np.argsort(_small_labels(labels), kind="stable")
         starts = np.flatnonzero(np.diff(labels[by_cluster], prepend=-1))
-        stops = np.append(starts[1:], labels.size)
+        # Each cluster's members end where the next one's start; no members
+        # (an empty chunk), no clusters.
+        stops = np.append(starts[1:], labels.size)[: starts.size]
         clusters = labels[by_cluster[starts]]
         if np.isinf(reach):  # beta = 0: every member, in any order
             sums = [

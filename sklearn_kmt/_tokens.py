@@ -521,11 +521,12 @@ class PointTokens:
         """Consecutive row slices of at most ``chunk_n_rows`` tokens.
 
         No tokens (an empty block of a Dask array) make one empty chunk, an
-        ordinary one: what is read of it has its shapes, with no rows.
+        ordinary one: what is read of it has its shapes, with no rows,
+        whatever ``chunk_n_rows`` (the length of such a chunk, 0, say).
         """
         if self.n_tokens == 0:
             yield slice(0, 0)
-        for start in range(0, self.n_tokens, chunk_n_rows):
+        for start in range(0, self.n_tokens, max(chunk_n_rows, 1)):
             yield slice(start, min(start + chunk_n_rows, self.n_tokens))
 
     def chunk(self, rows):

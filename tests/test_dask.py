@@ -134,6 +134,18 @@ def test_variant_on_dask_equals_in_memory(client, problem, variant, weighted):
         )
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_on_blocks_with_an_empty_one_equals_in_memory(client, problem, variant):
+    # An empty block is an ordinary block: each pass over it (the assignment,
+    # the dissimilarities of the final report) reads one chunk of no rows.
+    X, sample_weight, init = problem
+    rows = X.shape[0] // 3
+    blocks = da.from_array(X, chunks=((rows, 0, X.shape[0] - rows), (X.shape[1],)))
+    on_dask = VARIANTS[variant](init).fit(blocks, sample_weight=sample_weight)
+    in_memory = VARIANTS[variant](init).fit(X, sample_weight=sample_weight)
+    assert_same_fit(on_dask, in_memory)
+
+
 def test_trimmed_ties_cut_in_index_order(client):
     # Many points at the same distance from their centroid straddle the
     # trimming radius: the gate trims them in order of the sample index,
